@@ -1,0 +1,55 @@
+# Build, test and demo commands. `make test` and `make demo` do all set-up on
+# a fresh Debian machine: librocksdb-dev from apt, Kafka jars from Maven
+# Central (cached in ~/.cache/kafka-deduplicator), and a local broker on
+# 127.0.0.1 that is stopped again when they finish.
+
+GO          ?= go
+BROKER      := tests/kafka/broker.sh
+export KAFKA_PORT      ?= 19092
+export KAFKA_BOOTSTRAP ?= 127.0.0.1:$(KAFKA_PORT)
+VERSION     ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+FUZZTIME    ?= 10s
+
+.PHONY: all build deps test unit integration fuzz demo broker-start broker-stop clean
+
+all: build
+
+deps:
+	tests/deps.sh
+
+build: deps
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o bin/kafka-deduplicator .
+
+# Unit tests, a short fuzz run, then integration tests against a real broker
+# that is stopped even when a test fails.
+test: deps
+	$(GO) vet ./...
+	$(GO) test -count=1 ./pipeline/... ./stages/... ./storage/...
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./stages
+	$(BROKER) start
+	status=0; $(GO) test -count=1 -p 1 -timeout 20m -v ./tests/... || status=1; $(BROKER) stop; exit $$status
+
+unit: deps
+	$(GO) test -count=1 ./pipeline/... ./stages/... ./storage/...
+
+integration: deps
+	$(BROKER) start
+	status=0; $(GO) test -count=1 -p 1 -timeout 20m -v ./tests/... || status=1; $(BROKER) stop; exit $$status
+
+fuzz: deps
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 5m ./stages
+
+# The main job: load the real events with duplicates mixed in, deduplicate
+# them with config.toml on a real broker, and print what happened.
+demo: build
+	$(BROKER) start
+	status=0; $(GO) run ./tests/demo -binary bin/kafka-deduplicator -config config.toml || status=1; $(BROKER) stop; exit $$status
+
+broker-start:
+	$(BROKER) start
+
+broker-stop:
+	$(BROKER) stop
+
+clean:
+	rm -rf bin

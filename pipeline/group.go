@@ -1,0 +1,324 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"golang.org/x/sync/errgroup"
+	"golang.org/x/sync/semaphore"
+
+	"kafka-deduplicator/stages"
+	"kafka-deduplicator/storage"
+)
+
+// generationRetryDelay is how long a generation whose lanes could not start or
+// failed waits before it ends, so a persistent fault (a store that cannot
+// open) does not turn into a tight rejoin loop.
+const generationRetryDelay = 5 * time.Second
+
+// pairRunner consumes one source topic in its own consumer group and writes
+// to its output topic.
+type pairRunner struct {
+	cfg      *Config
+	topic    TopicConfig
+	decoder  stages.Decoder
+	writer   *kafka.Writer // nil when the pair has no output topic
+	dialer   *kafka.Dialer
+	inflight *semaphore.Weighted
+	metrics  *Metrics
+	log      *slog.Logger
+	ready    func(joined bool)
+}
+
+// run joins the group and runs one generation after another until ctx ends.
+// It returns after the last generation has committed, closed its stores and
+// left the group.
+func (p *pairRunner) run(ctx context.Context) error {
+	group, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
+		ID:                p.topic.Group,
+		Brokers:           p.cfg.Kafka.Hosts,
+		Dialer:            p.dialer,
+		Topics:            []string{p.topic.Source},
+		HeartbeatInterval: time.Duration(p.cfg.Kafka.HeartbeatInterval),
+		SessionTimeout:    time.Duration(p.cfg.Kafka.SessionTimeout),
+		RebalanceTimeout:  time.Duration(p.cfg.Kafka.RebalanceTimeout),
+		JoinGroupBackoff:  time.Second,
+		StartOffset:       p.startOffset(),
+		Timeout:           time.Duration(p.cfg.Kafka.DialTimeout),
+		ErrorLogger:       kafkaLogger(newRateLimitedLogger(p.log, 10*time.Second, 5)),
+	})
+	if err != nil {
+		return fmt.Errorf("cannot create consumer group %q for topic %q: %w", p.topic.Group, p.topic.Source, err)
+	}
+
+	// Closing the group ends the running generation, whose lanes then drain
+	// and commit, and makes the member leave the group.
+	stopClosing := context.AfterFunc(ctx, func() { group.Close() })
+	defer stopClosing()
+	defer group.Close()
+
+	errorLog := newRateLimitedLogger(p.log, 10*time.Second, 3)
+	for {
+		gen, err := group.Next(ctx)
+		if ctx.Err() != nil || errors.Is(err, kafka.ErrGroupClosed) {
+			return nil
+		}
+		if err != nil {
+			// The client retries joining by itself with a backoff.
+			errorLog.Warn("cannot join consumer group, retrying", "group", p.topic.Group, "error", err)
+			p.ready(false)
+			continue
+		}
+
+		finished := make(chan struct{})
+		gen.Start(func(genCtx context.Context) {
+			defer close(finished)
+			p.runGeneration(genCtx, gen)
+		})
+		<-finished
+		p.ready(false)
+	}
+}
+
+func (p *pairRunner) startOffset() int64 {
+	if p.cfg.Kafka.StartOffset == "latest" {
+		return kafka.LastOffset
+	}
+	return kafka.FirstOffset
+}
+
+// runGeneration opens a store and starts a lane for every assigned
+// partition, commits done offsets while they run, and after they stop makes
+// a final commit and closes the stores. It returns when ctx ends (the
+// generation is over) or a lane fails.
+func (p *pairRunner) runGeneration(ctx context.Context, gen *kafka.Generation) {
+	assigned := gen.Assignments[p.topic.Source]
+	slices.SortFunc(assigned, func(a, b kafka.PartitionAssignment) int { return a.ID - b.ID })
+	partitions := make([]int, len(assigned))
+	for i, a := range assigned {
+		partitions[i] = a.ID
+	}
+	log := p.log.With("group", p.topic.Group, "generation", gen.ID)
+	log.Info("generation started", "member", gen.MemberID, "partitions", partitions)
+	started := time.Now()
+
+	// Open every store before any lane fetches.
+	lanes, closeAll, err := p.openLanes(ctx, log, assigned)
+	if err != nil {
+		log.Error("cannot start lanes; leaving this generation after a delay", "error", err,
+			"retry_in", generationRetryDelay)
+		closeAll()
+		sleepCtx(ctx, generationRetryDelay)
+		return
+	}
+	p.ready(true)
+	log.Info("lanes started", "partitions", partitions, "startup", time.Since(started).Round(time.Millisecond))
+
+	// Run the lanes and a committer until the generation ends or a lane fails.
+	g, laneCtx := errgroup.WithContext(ctx)
+	for _, l := range lanes {
+		g.Go(func() error { return l.run(laneCtx) })
+	}
+	committerDone := make(chan struct{})
+	lanesDone := make(chan struct{})
+	go func() {
+		defer close(committerDone)
+		p.commitPeriodically(lanesDone, gen, lanes, log)
+	}()
+	laneErr := g.Wait()
+	close(lanesDone)
+	<-committerDone
+
+	// Final commit, then close, both before the generation may end.
+	if err := p.commit(gen, lanes); err != nil {
+		log.Error("final commit failed; uncommitted messages will be read again by the next owner", "error", err)
+	} else {
+		log.Info("final commit done", "offsets", doneOffsets(lanes))
+	}
+	closeAll()
+	log.Info("generation ended", "partitions", partitions, "duration", time.Since(started).Round(time.Millisecond))
+
+	if laneErr != nil && ctx.Err() == nil {
+		log.Error("lane failed; leaving this generation after a delay", "error", laneErr,
+			"retry_in", generationRetryDelay)
+		sleepCtx(ctx, generationRetryDelay)
+	}
+}
+
+// openLanes opens the store and the reader of every assigned partition. The
+// returned close function closes everything that was opened, in any case.
+func (p *pairRunner) openLanes(ctx context.Context, log *slog.Logger, assigned []kafka.PartitionAssignment) ([]*lane, func(), error) {
+	var (
+		mu      sync.Mutex
+		closers []func()
+	)
+	closeAll := func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range closers {
+			c()
+		}
+		closers = nil
+	}
+
+	lanes := make([]*lane, 0, len(assigned))
+	for _, a := range assigned {
+		laneLog := log.With("topic", p.topic.Source, "partition", a.ID)
+		path := filepath.Join(p.cfg.Store.Path, fmt.Sprintf("%s_%d", p.topic.Source, a.ID))
+
+		openStart := time.Now()
+		store, err := p.openStore(ctx, path, laneLog)
+		if err != nil {
+			return nil, closeAll, err
+		}
+		laneLog.Info("store opened", "path", path, "duration", time.Since(openStart).Round(time.Millisecond))
+		closers = append(closers, func() {
+			closeStart := time.Now()
+			if err := store.Close(); err != nil {
+				laneLog.Error("cannot close store", "path", path, "error", err)
+				return
+			}
+			laneLog.Info("store closed", "path", path, "duration", time.Since(closeStart).Round(time.Millisecond))
+		})
+
+		reader := kafka.NewReader(kafka.ReaderConfig{
+			Brokers:   p.cfg.Kafka.Hosts,
+			Topic:     p.topic.Source,
+			Partition: a.ID,
+			Dialer:    p.dialer,
+			// The client reads ahead up to QueueCapacity messages beyond the
+			// in-flight limit; keep that small.
+			QueueCapacity: min(p.cfg.Pipeline.BatchSize, 100),
+			MinBytes:      1,
+			MaxBytes:      10 << 20,
+			MaxWait:       500 * time.Millisecond,
+			ErrorLogger:   kafkaLogger(newRateLimitedLogger(laneLog, 10*time.Second, 3)),
+		})
+		if err := reader.SetOffset(a.Offset); err != nil {
+			reader.Close()
+			return nil, closeAll, fmt.Errorf("cannot set offset %d on topic %s partition %d: %w", a.Offset, p.topic.Source, a.ID, err)
+		}
+		closers = append(closers, func() { reader.Close() })
+
+		l := &lane{
+			topic:          p.topic.Source,
+			partition:      a.ID,
+			start:          a.Offset,
+			fetcher:        reader,
+			decoder:        p.decoder,
+			store:          store,
+			output:         p.topic.Output,
+			inflight:       p.inflight,
+			batchSize:      p.cfg.Pipeline.BatchSize,
+			drainTimeout:   time.Duration(p.cfg.Pipeline.ShutdownTimeout),
+			backoffMax:     time.Duration(p.cfg.Pipeline.ProduceBackoffMax),
+			log:            laneLog,
+			metrics:        p.metrics.lane(p.topic.Source, a.ID),
+			undecodableLog: newRateLimitedLogger(laneLog, 10*time.Second, 5),
+			retryLog:       newRateLimitedLogger(laneLog, 10*time.Second, 5),
+		}
+		l.done.Store(-1)
+		if p.writer != nil {
+			l.producer = p.writer
+		}
+		lanes = append(lanes, l)
+	}
+	return lanes, closeAll, nil
+}
+
+// openStore opens a partition's store, retrying for a while when another
+// process still holds it: during a rebalance on one host, the previous owner
+// may not have closed it yet.
+func (p *pairRunner) openStore(ctx context.Context, path string, log *slog.Logger) (*storage.Store, error) {
+	if err := os.MkdirAll(p.cfg.Store.Path, 0o755); err != nil {
+		return nil, fmt.Errorf("cannot create store directory %s: %w; check store.path and its permissions", p.cfg.Store.Path, err)
+	}
+	deadline := time.Now().Add(time.Duration(p.cfg.Kafka.RebalanceTimeout))
+	for {
+		store, err := storage.Open(storage.Options{
+			Path:            path,
+			Retention:       time.Duration(p.cfg.Store.Retention),
+			MaxBytes:        int64(p.cfg.Store.MaxCapacity),
+			BlockCacheBytes: int64(p.cfg.Store.BlockCache),
+			Logger:          log,
+		})
+		if err == nil {
+			return store, nil
+		}
+		if !errors.Is(err, storage.ErrLocked) || time.Now().After(deadline) || ctx.Err() != nil {
+			return nil, err
+		}
+		log.Warn("store is locked by another process, retrying", "path", path, "error", err)
+		sleepCtx(ctx, time.Second)
+	}
+}
+
+// commitPeriodically commits the lanes' done offsets every commit interval
+// until stop is closed.
+func (p *pairRunner) commitPeriodically(stop <-chan struct{}, gen *kafka.Generation, lanes []*lane, log *slog.Logger) {
+	ticker := time.NewTicker(time.Duration(p.cfg.Pipeline.CommitInterval))
+	defer ticker.Stop()
+	errorLog := newRateLimitedLogger(log, 10*time.Second, 3)
+	for {
+		select {
+		case <-stop:
+			return
+		case <-ticker.C:
+			if err := p.commit(gen, lanes); err != nil {
+				errorLog.Warn("commit failed; it is retried at the next interval", "error", err)
+			}
+		}
+	}
+}
+
+// commit sends the done offset of every lane that has one. Committing the same
+// offset again is harmless, so no state is kept between calls.
+func (p *pairRunner) commit(gen *kafka.Generation, lanes []*lane) error {
+	offsets := doneOffsets(lanes)
+	if len(offsets) == 0 {
+		return nil
+	}
+	if err := gen.CommitOffsets(map[string]map[int]int64{p.topic.Source: offsets}); err != nil {
+		return fmt.Errorf("cannot commit offsets %v of topic %s for group %s: %w", offsets, p.topic.Source, p.topic.Group, err)
+	}
+	for _, l := range lanes {
+		if off, ok := offsets[l.partition]; ok {
+			l.metrics.committedOffset.Set(float64(off))
+		}
+	}
+	return nil
+}
+
+func doneOffsets(lanes []*lane) map[int]int64 {
+	offsets := make(map[int]int64, len(lanes))
+	for _, l := range lanes {
+		if off := l.done.Load(); off >= 0 {
+			offsets[l.partition] = off
+		}
+	}
+	return offsets
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+	case <-ctx.Done():
+	}
+}
+
+// kafkaLogger adapts the client's printf-style error logger to slog.
+func kafkaLogger(r *rateLimitedLogger) kafka.LoggerFunc {
+	return func(format string, args ...any) {
+		r.Warn("kafka client: " + fmt.Sprintf(format, args...))
+	}
+}

@@ -1,0 +1,123 @@
+package storage
+
+import (
+	"fmt"
+)
+
+// LookupAndInsert checks a batch of entries against the store and stores
+// the keys that are new. results must have the same length as entries; the
+// verdict for entries[i] goes to results[i] (see Verdict and batchScratch.resolve
+// for the rules).
+//
+// Steps:
+//  1. Duplicates inside the batch are resolved in memory: the first entry
+//     of a key in batch order stands for the key, later ones are its duplicates.
+//  2. One RocksDB MultiGet looks up every distinct key in every live bucket.
+//     Stored records older than Retention count as absent.
+//  3. One WriteBatch stores the new keys in the current bucket, creating a
+//     new bucket first when the current one's time range has passed.
+//
+// Entries with Replay or Duplicate verdicts are not written. On error the
+// results are undefined, and either all or none of the new keys were stored.
+// The batch can be retried because a retry yields Replay for stored keys.
+//
+// Every maintenanceInterval, and on each new bucket, LookupAndInsert also
+// drops expired buckets and enforces Options.MaxBytes. Errors from that
+// maintenance are logged, not returned, so that deduplication goes on.
+func (s *Store) LookupAndInsert(entries []Entry, results []Result) error {
+	if len(results) != len(entries) {
+		return fmt.Errorf("cannot look up batch in dedup store %s: results has length %d, want %d (one per entry)", s.opts.Path, len(results), len(entries))
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return s.closedError("look up batch in")
+	}
+	if len(entries) == 0 {
+		return nil
+	}
+
+	nowMs := s.nowMs()
+	if nowMs >= s.nextMaintenanceMs {
+		s.maintainLocked(nowMs)
+	}
+
+	s.scratch.dedupe(entries)
+	if err := s.lookupLocked(entries, nowMs); err != nil {
+		return err
+	}
+	s.scratch.resolve(entries, results)
+	if len(s.scratch.toStore) == 0 {
+		return nil
+	}
+	return s.storeLocked(entries, nowMs)
+}
+
+// lookupLocked looks up each distinct key of the batch in every bucket that
+// may hold a live record, with one MultiGet, and feeds the records to s.scratch.
+func (s *Store) lookupLocked(entries []Entry, nowMs int64) error {
+	expiredUpToMs := nowMs - s.retentionMs
+	distinct := s.scratch.distinct
+
+	// Lay out the MultiGet as one run of all distinct keys per bucket, so
+	// that lookup j is for distinct key j % len(distinct).
+	n := len(distinct) * len(s.buckets)
+	s.lookupKeys = resize(s.lookupKeys, n)
+	s.lookupCFs = resize(s.lookupCFs, n)
+	k := 0
+	for _, b := range s.buckets {
+		if b.endMs-1 <= expiredUpToMs {
+			continue // every key in b is past retention
+		}
+		for _, i := range distinct {
+			s.lookupKeys[k] = entries[i].Key[:]
+			s.lookupCFs[k] = b.handle
+			k++
+		}
+	}
+	if k == 0 {
+		return nil
+	}
+
+	values, err := s.db.MultiGetCFMultiCF(s.rocks.read, s.lookupCFs[:k], s.lookupKeys[:k])
+	// Do not keep the caller's keys alive through s.lookupKeys.
+	clear(s.lookupKeys[:k])
+	if err != nil {
+		return wrapError("look up keys in dedup store", s.opts.Path, err)
+	}
+	defer values.Destroy()
+
+	for j, v := range values {
+		if !v.Exists() {
+			continue
+		}
+		d := j % len(distinct)
+		r, err := decodeRecord(v.Data())
+		if err != nil {
+			return fmt.Errorf("cannot decode the stored value of key %x in dedup store %s: %w; the store was written by an incompatible version or is damaged, so move the directory aside to start empty",
+				entries[distinct[d]].Key, s.opts.Path, err)
+		}
+		s.scratch.observe(d, r, expiredUpToMs)
+	}
+	return nil
+}
+
+// storeLocked writes the entries listed in s.scratch.toStore to the current
+// bucket in one WriteBatch.
+func (s *Store) storeLocked(entries []Entry, nowMs int64) error {
+	cur, err := s.currentBucketLocked(nowMs)
+	if err != nil {
+		return err
+	}
+
+	s.writeBatch.Clear()
+	for _, i := range s.scratch.toStore {
+		e := &entries[i]
+		s.value = appendRecord(s.value[:0], record{Offset: e.Offset, StoredAtMs: nowMs, EventMs: e.Timestamp, UUIDHash: e.UUIDHash})
+		s.writeBatch.PutCF(cur.handle, e.Key[:], s.value)
+	}
+	if err := s.db.Write(s.rocks.write, s.writeBatch); err != nil {
+		return wrapError("store keys in dedup store", s.opts.Path, err)
+	}
+	return nil
+}
