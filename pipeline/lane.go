@@ -331,9 +331,9 @@ func (l *lane) produce(work context.Context, b *batch) error {
 			}
 		}
 		l.metrics.produceRetries.Inc()
-		l.retryLog.Warn("output write failed, retrying",
+		l.retryLog.Warn("output write failed, retrying; offsets are not committed past this batch",
 			"output_topic", l.output, "offset_first", b.msgs[0].Offset, "offset_last", b.lastOffset(),
-			"messages", len(pending), "attempt", attempt, "backoff", backoff, "error", err)
+			"messages", len(pending), "attempt", attempt, "backoff", backoff, "error", summarizeWriteError(err))
 
 		// Jitter keeps lanes that failed together from retrying together.
 		sleep := backoff/2 + rand.N(backoff/2+1)
@@ -358,4 +358,25 @@ func (l *lane) commit(in <-chan *batch) error {
 		l.metrics.inflight.Add(-float64(len(b.msgs)))
 	}
 	return nil
+}
+
+// summarizeWriteError shortens the client's per-message error list to a count
+// and the first error, with a remedy for errors that retrying cannot fix.
+func summarizeWriteError(err error) string {
+	var writeErrs kafka.WriteErrors
+	if !errors.As(err, &writeErrs) {
+		return err.Error()
+	}
+	var first error
+	for _, e := range writeErrs {
+		if e != nil {
+			first = e
+			break
+		}
+	}
+	text := fmt.Sprintf("%d of %d messages failed, first error: %v", writeErrs.Count(), len(writeErrs), first)
+	if errors.Is(first, kafka.MessageSizeTooLarge) {
+		text += "; raise max.message.bytes of the output topic, because this batch is retried until it fits"
+	}
+	return text
 }

@@ -109,7 +109,6 @@ func (s *Service) Run(ctx context.Context) error {
 				// Each lane writes a whole batch in one call; a short timeout
 				// flushes the last partial client batch without waiting.
 				BatchSize:    s.cfg.Pipeline.BatchSize,
-				BatchBytes:   16 << 20,
 				BatchTimeout: time.Millisecond,
 				MaxAttempts:  3,
 				Transport:    transport,

@@ -106,7 +106,9 @@ func TestCapacityUnlimited(t *testing.T) {
 	}
 }
 
+// logDir logs the name and size of every file in dir.
 func logDir(t *testing.T, dir string) {
+	t.Helper()
 	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
 		info, _ := e.Info()

@@ -3,6 +3,7 @@ package storage
 import (
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -166,6 +167,43 @@ func TestStatsCountsKeysAndSize(t *testing.T) {
 	}
 	if st.SizeBytes <= 0 {
 		t.Errorf("SizeBytes = %d, want > 0", st.SizeBytes)
+	}
+}
+
+func TestConcurrentLookupsSerialized(t *testing.T) {
+	s := openTestStore(t, Options{})
+	const goroutines, keys = 4, 2000
+
+	// Every goroutine offers the same keys at its own offsets. Exactly one
+	// of them may see each key as Unique.
+	results := make([][]Result, goroutines)
+	var wg sync.WaitGroup
+	for g := 0; g < goroutines; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			entries := entriesFor(15, 0, keys, int64(g)*keys)
+			results[g] = make([]Result, keys)
+			for from := 0; from < keys; from += 100 {
+				if err := s.LookupAndInsert(entries[from:from+100], results[g][from:from+100]); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+
+	for k := 0; k < keys; k++ {
+		unique := 0
+		for g := 0; g < goroutines; g++ {
+			if results[g][k].Verdict == Unique {
+				unique++
+			}
+		}
+		if unique != 1 {
+			t.Fatalf("key %d is Unique for %d goroutines, want exactly 1", k, unique)
+		}
 	}
 }
 

@@ -68,7 +68,9 @@ func (c *Cluster) CreateTopic(ctx context.Context, name string, partitions int) 
 					ready = false
 				}
 			}
-			if ready {
+			// Metadata can name a leader before the leader serves requests;
+			// an offset listing proves it does.
+			if _, err := c.EndOffsets(ctx, name); ready && err == nil {
 				return nil
 			}
 		}
@@ -182,13 +184,17 @@ func (c *Cluster) Produce(ctx context.Context, topic string, msgs []kafka.Messag
 		Balancer:     &kafka.Murmur2Balancer{},
 		RequiredAcks: kafka.RequireAll,
 		BatchSize:    1000,
-		BatchBytes:   16 << 20,
 		BatchTimeout: 5 * time.Millisecond,
 	}
 	defer w.Close()
 	for start := 0; start < len(msgs); start += 5000 {
 		end := min(start+5000, len(msgs))
 		if err := w.WriteMessages(ctx, msgs[start:end]...); err != nil {
+			var writeErrs kafka.WriteErrors
+			if errors.As(err, &writeErrs) {
+				return fmt.Errorf("cannot produce %d of %d messages to %s, first error: %w",
+					writeErrs.Count(), end-start, topic, firstError(writeErrs))
+			}
 			return fmt.Errorf("cannot produce %d messages to %s: %w", end-start, topic, err)
 		}
 	}
@@ -241,4 +247,13 @@ func FreeAddr() (string, error) {
 	}
 	defer l.Close()
 	return l.Addr().String(), nil
+}
+
+func firstError(errs kafka.WriteErrors) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
