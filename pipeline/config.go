@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -52,6 +53,45 @@ type KafkaConfig struct {
 	HeartbeatInterval Duration `toml:"heartbeat_interval"`
 	// DialTimeout bounds each connection attempt to a broker. Default 10s.
 	DialTimeout Duration `toml:"dial_timeout"`
+	// TLS encrypts broker connections when enabled.
+	TLS TLSConfig `toml:"tls"`
+	// SASL authenticates to the brokers when a mechanism is set.
+	SASL SASLConfig `toml:"sasl"`
+}
+
+// TLSConfig holds the TLS settings of broker connections.
+type TLSConfig struct {
+	// Enabled turns TLS on. Default false.
+	Enabled bool `toml:"enabled"`
+	// CAFile is a PEM file of the certificate authorities that sign the
+	// brokers' certificates. Default: the system's roots.
+	CAFile string `toml:"ca_file"`
+	// CertFile and KeyFile are the PEM client certificate and its key, for
+	// brokers that require client authentication. Set both or neither.
+	CertFile string `toml:"cert_file"`
+	KeyFile  string `toml:"key_file"`
+	// ServerName is the name checked against the brokers' certificates.
+	// Default: the host part of each broker address.
+	ServerName string `toml:"server_name"`
+}
+
+// SASLConfig holds the SASL settings of broker connections. The password
+// can come from the file itself, an environment variable or a file, so it
+// need not sit in config.toml; exactly one source may be set.
+type SASLConfig struct {
+	// Mechanism is "" (no SASL, default), "PLAIN", "SCRAM-SHA-256" or
+	// "SCRAM-SHA-512".
+	Mechanism string `toml:"mechanism"`
+	// Username is the SASL user. Env KAFKA_SASL_USERNAME.
+	Username string `toml:"username"`
+	// Password is the SASL password written in the file. Env
+	// KAFKA_SASL_PASSWORD.
+	Password string `toml:"password"`
+	// PasswordEnv names an environment variable that holds the password.
+	PasswordEnv string `toml:"password_env"`
+	// PasswordFile is a file whose content (trailing newline removed) is the
+	// password.
+	PasswordFile string `toml:"password_file"`
 }
 
 // StoreConfig holds the settings of the per-partition RocksDB stores.
@@ -91,13 +131,20 @@ type PipelineConfig struct {
 	// ProduceBackoffMax caps the wait between retries of a failed output
 	// write. Default 5s.
 	ProduceBackoffMax Duration `toml:"produce_backoff_max"`
+	// FailOpen forwards every message to the output without decoding it or
+	// touching the stores, for store outages. Nothing is deduplicated while
+	// it is on. Default false.
+	FailOpen bool `toml:"fail_open"`
 }
 
 // MetricsConfig holds the HTTP server that exports metrics.
 type MetricsConfig struct {
-	// Listen is the HTTP listen address of /metrics. Default ":8000"; an
-	// empty string after defaults is impossible, use "off" to disable.
+	// Listen is the HTTP listen address of /metrics, /_readiness and
+	// /_liveness. Default ":8000"; "off" disables the server.
 	Listen string `toml:"listen"`
+	// LivenessTimeout is how long a lane may hold fetched messages without
+	// finishing a batch before /_liveness fails. Default 2m.
+	LivenessTimeout Duration `toml:"liveness_timeout"`
 }
 
 // LogConfig holds the log output settings.
@@ -124,7 +171,25 @@ type TopicConfig struct {
 	// KeyFields are the dot-separated field paths that make the key of the
 	// "json" format.
 	KeyFields []string `toml:"key_fields"`
+	// DuplicatesTopic, when set, receives every dropped duplicate with
+	// headers that say why it was dropped, for audits.
+	DuplicatesTopic string `toml:"duplicates_topic"`
+	// Undecodable is what happens to a message that cannot be decoded or
+	// keyed: "forward" (default) writes it to the output unchanged,
+	// "dead-letter" writes it to DeadLetterTopic with headers naming the
+	// error, "drop" only counts it.
+	Undecodable string `toml:"undecodable"`
+	// DeadLetterTopic receives undecodable messages under the "dead-letter"
+	// policy.
+	DeadLetterTopic string `toml:"dead_letter_topic"`
 }
+
+// Policies for undecodable messages.
+const (
+	UndecodableForward    = "forward"
+	UndecodableDeadLetter = "dead-letter"
+	UndecodableDrop       = "drop"
+)
 
 // Defaults of the settings that the environment can also set.
 const (
@@ -145,6 +210,8 @@ const (
 	EnvMaxInFlightMessages = "MAX_IN_FLIGHT_MESSAGES"
 	EnvStorePath           = "STORE_PATH"
 	EnvMaxStoreCapacity    = "MAX_STORE_CAPACITY"
+	EnvSASLUsername        = "KAFKA_SASL_USERNAME"
+	EnvSASLPassword        = "KAFKA_SASL_PASSWORD"
 )
 
 // LoadConfig reads the TOML file at path (no file when path is empty),
@@ -222,6 +289,20 @@ func (c *Config) ApplyEnv(getenv func(string) string) error {
 		}
 	}
 
+	if v := getenv(EnvSASLUsername); v != "" {
+		c.Kafka.SASL.Username = v
+	}
+	if v := getenv(EnvSASLPassword); v != "" {
+		c.Kafka.SASL.Password = v
+	}
+	if name := c.Kafka.SASL.PasswordEnv; name != "" {
+		v := getenv(name)
+		if v == "" {
+			errs = append(errs, fmt.Errorf("kafka.sasl.password_env names %s, which is not set or empty; export it or use another password source", name))
+		}
+		c.Kafka.SASL.Password = v
+	}
+
 	source, output := getenv(EnvSourceTopic), getenv(EnvOutputTopic)
 	switch {
 	case len(c.Topics) > 0 && (source != "" || output != ""):
@@ -267,6 +348,7 @@ func (c *Config) FillDefaults() {
 	setDefault(&c.Pipeline.ProduceBackoffMax, Duration(5*time.Second))
 
 	setDefault(&c.Metrics.Listen, ":8000")
+	setDefault(&c.Metrics.LivenessTimeout, Duration(2*time.Minute))
 	setDefault(&c.Log.Level, "info")
 	setDefault(&c.Log.Format, "text")
 
@@ -274,6 +356,7 @@ func (c *Config) FillDefaults() {
 		t := &c.Topics[i]
 		setDefault(&t.Group, c.Kafka.ConsumerGroup+"-"+t.Source)
 		setDefault(&t.Format, DefaultFormat)
+		setDefault(&t.Undecodable, UndecodableForward)
 	}
 }
 
@@ -309,6 +392,7 @@ func (c *Config) Validate() error {
 		"pipeline.commit_interval":     c.Pipeline.CommitInterval,
 		"pipeline.shutdown_timeout":    c.Pipeline.ShutdownTimeout,
 		"pipeline.produce_backoff_max": c.Pipeline.ProduceBackoffMax,
+		"metrics.liveness_timeout":     c.Metrics.LivenessTimeout,
 	} {
 		if d < 0 {
 			bad(key, d, "want a positive duration such as \"30s\"")
@@ -345,6 +429,9 @@ func (c *Config) Validate() error {
 		bad("log.format", strconv.Quote(c.Log.Format), `want "text" or "json"`)
 	}
 
+	errs = append(errs, c.Kafka.TLS.validate()...)
+	errs = append(errs, c.Kafka.SASL.validate()...)
+
 	if len(c.Topics) == 0 {
 		errs = append(errs, errors.New("no topic pairs: add a [[topics]] section or set "+EnvSourceTopic))
 	}
@@ -365,13 +452,107 @@ func (c *Config) Validate() error {
 		if strings.ContainsAny(t.Source, `/\`) {
 			bad(key+".source", strconv.Quote(t.Source), "want a Kafka topic name without path separators")
 		}
+		switch t.Undecodable {
+		case UndecodableForward, UndecodableDrop:
+			if t.DeadLetterTopic != "" {
+				bad(key+".dead_letter_topic", strconv.Quote(t.DeadLetterTopic),
+					fmt.Sprintf("only used with undecodable = %q; remove it or change the policy", UndecodableDeadLetter))
+			}
+		case UndecodableDeadLetter:
+			if t.DeadLetterTopic == "" {
+				errs = append(errs, fmt.Errorf("missing %s.dead_letter_topic: the %q policy needs a topic", key, UndecodableDeadLetter))
+			}
+		default:
+			bad(key+".undecodable", strconv.Quote(t.Undecodable), `want "forward", "dead-letter" or "drop"`)
+		}
+		for name, side := range map[string]string{"duplicates_topic": t.DuplicatesTopic, "dead_letter_topic": t.DeadLetterTopic} {
+			if side != "" && (side == t.Source || side == t.Output) {
+				bad(key+"."+name, strconv.Quote(side), "want a topic other than the pair's source and output")
+			}
+		}
+		if t.DuplicatesTopic != "" && t.DuplicatesTopic == t.DeadLetterTopic {
+			bad(key+".dead_letter_topic", strconv.Quote(t.DeadLetterTopic), "want a topic other than duplicates_topic")
+		}
 	}
 	return errors.Join(errs...)
 }
 
-// Redacted returns a copy that is safe to log. The configuration holds no
-// secrets yet, so it is the configuration itself.
-func (c *Config) Redacted() Config { return *c }
+// Redacted returns a copy that is safe to log: the SASL password is
+// replaced by a marker when set.
+func (c *Config) Redacted() Config {
+	redacted := *c
+	if redacted.Kafka.SASL.Password != "" {
+		redacted.Kafka.SASL.Password = "REDACTED"
+	}
+	redacted.Topics = slices.Clone(c.Topics)
+	return redacted
+}
+
+func (t TLSConfig) validate() []error {
+	var errs []error
+	if !t.Enabled {
+		if t.CAFile != "" || t.CertFile != "" || t.KeyFile != "" || t.ServerName != "" {
+			errs = append(errs, errors.New("kafka.tls settings are set but kafka.tls.enabled is false; set enabled = true or remove them"))
+		}
+		return errs
+	}
+	if (t.CertFile == "") != (t.KeyFile == "") {
+		errs = append(errs, errors.New("kafka.tls.cert_file and kafka.tls.key_file must be set together"))
+	}
+	for key, path := range map[string]string{"kafka.tls.ca_file": t.CAFile, "kafka.tls.cert_file": t.CertFile, "kafka.tls.key_file": t.KeyFile} {
+		if path == "" {
+			continue
+		}
+		if _, err := os.Stat(path); err != nil {
+			errs = append(errs, fmt.Errorf("invalid %s = %q: %w", key, path, err))
+		}
+	}
+	return errs
+}
+
+func (s SASLConfig) validate() []error {
+	var errs []error
+	switch s.Mechanism {
+	case "":
+		if s.Username != "" || s.Password != "" || s.PasswordFile != "" {
+			errs = append(errs, errors.New("kafka.sasl credentials are set but kafka.sasl.mechanism is empty; "+
+				`set mechanism to "PLAIN", "SCRAM-SHA-256" or "SCRAM-SHA-512"`))
+		}
+		return errs
+	case "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512":
+	default:
+		return append(errs, fmt.Errorf("invalid kafka.sasl.mechanism = %q: want \"PLAIN\", \"SCRAM-SHA-256\" or \"SCRAM-SHA-512\"", s.Mechanism))
+	}
+	if s.Username == "" {
+		errs = append(errs, fmt.Errorf("missing kafka.sasl.username (or %s) for mechanism %s", EnvSASLUsername, s.Mechanism))
+	}
+	sources := 0
+	if s.Password != "" {
+		sources++
+	}
+	if s.PasswordFile != "" {
+		sources++
+	}
+	switch {
+	case sources == 0 && s.PasswordEnv == "":
+		errs = append(errs, fmt.Errorf("missing SASL password: set kafka.sasl.password_file, kafka.sasl.password_env or %s", EnvSASLPassword))
+	case sources > 1:
+		errs = append(errs, errors.New("the SASL password is set more than once: keep one of kafka.sasl.password, password_env, password_file and "+EnvSASLPassword))
+	}
+	return errs
+}
+
+// SASLPassword returns the SASL password from whichever source is set.
+func (s SASLConfig) SASLPassword() (string, error) {
+	if s.PasswordFile == "" {
+		return s.Password, nil
+	}
+	data, err := os.ReadFile(s.PasswordFile)
+	if err != nil {
+		return "", fmt.Errorf("cannot read kafka.sasl.password_file: %w", err)
+	}
+	return strings.TrimRight(string(data), "\r\n"), nil
+}
 
 func splitList(s string) []string {
 	var out []string

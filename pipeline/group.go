@@ -24,18 +24,28 @@ import (
 // open) does not turn into a tight rejoin loop.
 const generationRetryDelay = 5 * time.Second
 
+// storeStatsInterval is how often the committer refreshes the store metrics,
+// which walk the store directory.
+const storeStatsInterval = 5 * time.Second
+
 // pairRunner consumes one source topic in its own consumer group and writes
-// to its output topic.
+// to its output and side topics.
 type pairRunner struct {
 	cfg      *Config
 	topic    TopicConfig
 	decoder  stages.Decoder
-	writer   *kafka.Writer // nil when the pair has no output topic
-	dialer   *kafka.Dialer
+	conn     *connection
 	inflight *semaphore.Weighted
 	metrics  *Metrics
+	group    *groupMetrics
 	log      *slog.Logger
-	ready    func(joined bool)
+	// output, duplicates and deadLetter have a nil producer when the topic is
+	// not configured.
+	output, duplicates, deadLetter sink
+	ready                          func(joined bool)
+
+	mu    sync.Mutex
+	lanes []*lane // lanes of the running generation, for the liveness check; guarded by mu
 }
 
 // run joins the group and runs one generation after another until ctx ends.
@@ -45,7 +55,7 @@ func (p *pairRunner) run(ctx context.Context) error {
 	group, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
 		ID:                p.topic.Group,
 		Brokers:           p.cfg.Kafka.Hosts,
-		Dialer:            p.dialer,
+		Dialer:            p.conn.dialer,
 		Topics:            []string{p.topic.Source},
 		HeartbeatInterval: time.Duration(p.cfg.Kafka.HeartbeatInterval),
 		SessionTimeout:    time.Duration(p.cfg.Kafka.SessionTimeout),
@@ -53,7 +63,7 @@ func (p *pairRunner) run(ctx context.Context) error {
 		JoinGroupBackoff:  time.Second,
 		StartOffset:       p.startOffset(),
 		Timeout:           time.Duration(p.cfg.Kafka.DialTimeout),
-		ErrorLogger:       kafkaLogger(newRateLimitedLogger(p.log, 10*time.Second, 5)),
+		ErrorLogger:       kafkaLogger(p.metrics.limitedLogger(p.log, 10*time.Second, 5)),
 	})
 	if err != nil {
 		return fmt.Errorf("cannot create consumer group %q for topic %q: %w", p.topic.Group, p.topic.Source, err)
@@ -65,7 +75,9 @@ func (p *pairRunner) run(ctx context.Context) error {
 	defer stopClosing()
 	defer group.Close()
 
-	errorLog := newRateLimitedLogger(p.log, 10*time.Second, 3)
+	errorLog := p.metrics.limitedLogger(p.log, 10*time.Second, 3)
+	var previous []int // partitions of the previous generation
+	waitingSince := time.Now()
 	for {
 		gen, err := group.Next(ctx)
 		if ctx.Err() != nil || errors.Is(err, kafka.ErrGroupClosed) {
@@ -73,18 +85,19 @@ func (p *pairRunner) run(ctx context.Context) error {
 		}
 		if err != nil {
 			// The client retries joining by itself with a backoff.
+			p.group.joinErrors.Inc()
 			errorLog.Warn("cannot join consumer group, retrying", "group", p.topic.Group, "error", err)
-			p.ready(false)
 			continue
 		}
 
 		finished := make(chan struct{})
 		gen.Start(func(genCtx context.Context) {
 			defer close(finished)
-			p.runGeneration(genCtx, gen)
+			previous = p.runGeneration(genCtx, gen, previous, waitingSince)
 		})
 		<-finished
 		p.ready(false)
+		waitingSince = time.Now()
 	}
 }
 
@@ -98,8 +111,8 @@ func (p *pairRunner) startOffset() int64 {
 // runGeneration opens a store and starts a lane for every assigned
 // partition, commits done offsets while they run, and after they stop makes
 // a final commit and closes the stores. It returns when ctx ends (the
-// generation is over) or a lane fails.
-func (p *pairRunner) runGeneration(ctx context.Context, gen *kafka.Generation) {
+// generation is over) or a lane fails, with the partitions it owned.
+func (p *pairRunner) runGeneration(ctx context.Context, gen *kafka.Generation, previous []int, waitingSince time.Time) []int {
 	assigned := gen.Assignments[p.topic.Source]
 	slices.SortFunc(assigned, func(a, b kafka.PartitionAssignment) int { return a.ID - b.ID })
 	partitions := make([]int, len(assigned))
@@ -107,22 +120,25 @@ func (p *pairRunner) runGeneration(ctx context.Context, gen *kafka.Generation) {
 		partitions[i] = a.ID
 	}
 	log := p.log.With("group", p.topic.Group, "generation", gen.ID)
-	log.Info("generation started", "member", gen.MemberID, "partitions", partitions)
-	started := time.Now()
+	p.countRebalance(log, gen, previous, partitions)
 
 	// Open every store before any lane fetches.
-	lanes, closeAll, err := p.openLanes(ctx, log, assigned)
+	lanes, stores, closeAll, err := p.openLanes(ctx, log, assigned)
 	if err != nil {
 		log.Error("cannot start lanes; leaving this generation after a delay", "error", err,
 			"retry_in", generationRetryDelay)
 		closeAll()
 		sleepCtx(ctx, generationRetryDelay)
-		return
+		return partitions
 	}
+	p.setLanes(lanes)
+	defer p.setLanes(nil)
 	p.ready(true)
-	log.Info("lanes started", "partitions", partitions, "startup", time.Since(started).Round(time.Millisecond))
+	p.group.rebalanceSeconds.UpdateDuration(waitingSince)
+	log.Info("lanes started", "partitions", partitions, "since_previous_generation", time.Since(waitingSince).Round(time.Millisecond))
 
 	// Run the lanes and a committer until the generation ends or a lane fails.
+	started := time.Now()
 	g, laneCtx := errgroup.WithContext(ctx)
 	for _, l := range lanes {
 		g.Go(func() error { return l.run(laneCtx) })
@@ -131,7 +147,7 @@ func (p *pairRunner) runGeneration(ctx context.Context, gen *kafka.Generation) {
 	lanesDone := make(chan struct{})
 	go func() {
 		defer close(committerDone)
-		p.commitPeriodically(lanesDone, gen, lanes, log)
+		p.commitPeriodically(lanesDone, gen, lanes, stores, log)
 	}()
 	laneErr := g.Wait()
 	close(lanesDone)
@@ -139,10 +155,12 @@ func (p *pairRunner) runGeneration(ctx context.Context, gen *kafka.Generation) {
 
 	// Final commit, then close, both before the generation may end.
 	if err := p.commit(gen, lanes); err != nil {
+		p.group.commitErrors.Inc()
 		log.Error("final commit failed; uncommitted messages will be read again by the next owner", "error", err)
 	} else {
 		log.Info("final commit done", "offsets", doneOffsets(lanes))
 	}
+	p.updateStoreMetrics(lanes, stores)
 	closeAll()
 	log.Info("generation ended", "partitions", partitions, "duration", time.Since(started).Round(time.Millisecond))
 
@@ -151,18 +169,57 @@ func (p *pairRunner) runGeneration(ctx context.Context, gen *kafka.Generation) {
 			"retry_in", generationRetryDelay)
 		sleepCtx(ctx, generationRetryDelay)
 	}
+	return partitions
+}
+
+// countRebalance logs and counts a new generation and the partitions it
+// assigned and revoked compared with the previous one.
+func (p *pairRunner) countRebalance(log *slog.Logger, gen *kafka.Generation, previous, current []int) {
+	var added, revoked []int
+	for _, id := range current {
+		if !slices.Contains(previous, id) {
+			added = append(added, id)
+		}
+	}
+	for _, id := range previous {
+		if !slices.Contains(current, id) {
+			revoked = append(revoked, id)
+		}
+	}
+	p.group.rebalances.Inc()
+	p.group.partitionsAssigned.Add(len(added))
+	p.group.partitionsRevoked.Add(len(revoked))
+	log.Info("joined group generation", "member", gen.MemberID, "partitions", current,
+		"newly_assigned", added, "revoked", revoked)
+}
+
+func (p *pairRunner) setLanes(lanes []*lane) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.lanes = lanes
+}
+
+// stalledLane returns the lane that has held fetched messages without
+// progress for longest, and for how long.
+func (p *pairRunner) stalledLane(now time.Time) (*lane, time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var worst *lane
+	var longest time.Duration
+	for _, l := range p.lanes {
+		if d := l.stalledFor(now); d > longest {
+			worst, longest = l, d
+		}
+	}
+	return worst, longest
 }
 
 // openLanes opens the store and the reader of every assigned partition. The
 // returned close function closes everything that was opened, in any case.
-func (p *pairRunner) openLanes(ctx context.Context, log *slog.Logger, assigned []kafka.PartitionAssignment) ([]*lane, func(), error) {
-	var (
-		mu      sync.Mutex
-		closers []func()
-	)
+// In fail-open mode no store is opened.
+func (p *pairRunner) openLanes(ctx context.Context, log *slog.Logger, assigned []kafka.PartitionAssignment) ([]*lane, []*storage.Store, func(), error) {
+	var closers []func()
 	closeAll := func() {
-		mu.Lock()
-		defer mu.Unlock()
 		for _, c := range closers {
 			c()
 		}
@@ -170,41 +227,47 @@ func (p *pairRunner) openLanes(ctx context.Context, log *slog.Logger, assigned [
 	}
 
 	lanes := make([]*lane, 0, len(assigned))
+	stores := make([]*storage.Store, 0, len(assigned))
 	for _, a := range assigned {
 		laneLog := log.With("topic", p.topic.Source, "partition", a.ID)
-		path := filepath.Join(p.cfg.Store.Path, fmt.Sprintf("%s_%d", p.topic.Source, a.ID))
-
-		openStart := time.Now()
-		store, err := p.openStore(ctx, path, laneLog)
-		if err != nil {
-			return nil, closeAll, err
-		}
-		laneLog.Info("store opened", "path", path, "duration", time.Since(openStart).Round(time.Millisecond))
-		closers = append(closers, func() {
-			closeStart := time.Now()
-			if err := store.Close(); err != nil {
-				laneLog.Error("cannot close store", "path", path, "error", err)
-				return
+		var store *storage.Store
+		if !p.cfg.Pipeline.FailOpen {
+			path := filepath.Join(p.cfg.Store.Path, fmt.Sprintf("%s_%d", p.topic.Source, a.ID))
+			openStart := time.Now()
+			var err error
+			store, err = p.openStore(ctx, path, laneLog)
+			if err != nil {
+				return nil, nil, closeAll, err
 			}
-			laneLog.Info("store closed", "path", path, "duration", time.Since(closeStart).Round(time.Millisecond))
-		})
+			p.metrics.storeOpenSeconds.UpdateDuration(openStart)
+			laneLog.Info("store opened", "path", path, "duration", time.Since(openStart).Round(time.Millisecond))
+			closers = append(closers, func() {
+				closeStart := time.Now()
+				if err := store.Close(); err != nil {
+					laneLog.Error("cannot close store", "path", path, "error", err)
+					return
+				}
+				p.metrics.storeCloseSeconds.UpdateDuration(closeStart)
+				laneLog.Info("store closed", "path", path, "duration", time.Since(closeStart).Round(time.Millisecond))
+			})
+		}
 
 		reader := kafka.NewReader(kafka.ReaderConfig{
 			Brokers:   p.cfg.Kafka.Hosts,
 			Topic:     p.topic.Source,
 			Partition: a.ID,
-			Dialer:    p.dialer,
+			Dialer:    p.conn.dialer,
 			// The client reads ahead up to QueueCapacity messages beyond the
 			// in-flight limit; keep that small.
 			QueueCapacity: min(p.cfg.Pipeline.BatchSize, 100),
 			MinBytes:      1,
 			MaxBytes:      10 << 20,
 			MaxWait:       500 * time.Millisecond,
-			ErrorLogger:   kafkaLogger(newRateLimitedLogger(laneLog, 10*time.Second, 3)),
+			ErrorLogger:   kafkaLogger(p.metrics.limitedLogger(laneLog, 10*time.Second, 3)),
 		})
 		if err := reader.SetOffset(a.Offset); err != nil {
 			reader.Close()
-			return nil, closeAll, fmt.Errorf("cannot set offset %d on topic %s partition %d: %w", a.Offset, p.topic.Source, a.ID, err)
+			return nil, nil, closeAll, fmt.Errorf("cannot set offset %d on topic %s partition %d: %w", a.Offset, p.topic.Source, a.ID, err)
 		}
 		closers = append(closers, func() { reader.Close() })
 
@@ -214,24 +277,30 @@ func (p *pairRunner) openLanes(ctx context.Context, log *slog.Logger, assigned [
 			start:          a.Offset,
 			fetcher:        reader,
 			decoder:        p.decoder,
-			store:          store,
-			output:         p.topic.Output,
+			output:         p.output,
+			duplicates:     p.duplicates,
+			deadLetter:     p.deadLetter,
+			undecodable:    p.topic.Undecodable,
+			failOpen:       p.cfg.Pipeline.FailOpen,
 			inflight:       p.inflight,
 			batchSize:      p.cfg.Pipeline.BatchSize,
 			drainTimeout:   time.Duration(p.cfg.Pipeline.ShutdownTimeout),
 			backoffMax:     time.Duration(p.cfg.Pipeline.ProduceBackoffMax),
 			log:            laneLog,
 			metrics:        p.metrics.lane(p.topic.Source, a.ID),
-			undecodableLog: newRateLimitedLogger(laneLog, 10*time.Second, 5),
-			retryLog:       newRateLimitedLogger(laneLog, 10*time.Second, 5),
+			stages:         p.metrics.stages,
+			undecodableLog: p.metrics.limitedLogger(laneLog, 10*time.Second, 5),
+			retryLog:       p.metrics.limitedLogger(laneLog, 10*time.Second, 5),
+		}
+		// A nil *storage.Store must stay a nil interface.
+		if store != nil {
+			l.store = store
 		}
 		l.done.Store(-1)
-		if p.writer != nil {
-			l.producer = p.writer
-		}
 		lanes = append(lanes, l)
+		stores = append(stores, store)
 	}
-	return lanes, closeAll, nil
+	return lanes, stores, closeAll, nil
 }
 
 // openStore opens a partition's store, retrying for a while when another
@@ -262,18 +331,24 @@ func (p *pairRunner) openStore(ctx context.Context, path string, log *slog.Logge
 }
 
 // commitPeriodically commits the lanes' done offsets every commit interval
-// until stop is closed.
-func (p *pairRunner) commitPeriodically(stop <-chan struct{}, gen *kafka.Generation, lanes []*lane, log *slog.Logger) {
+// and refreshes the store metrics, until stop is closed.
+func (p *pairRunner) commitPeriodically(stop <-chan struct{}, gen *kafka.Generation, lanes []*lane, stores []*storage.Store, log *slog.Logger) {
 	ticker := time.NewTicker(time.Duration(p.cfg.Pipeline.CommitInterval))
 	defer ticker.Stop()
-	errorLog := newRateLimitedLogger(log, 10*time.Second, 3)
+	errorLog := p.metrics.limitedLogger(log, 10*time.Second, 3)
+	lastStats := time.Now()
 	for {
 		select {
 		case <-stop:
 			return
 		case <-ticker.C:
 			if err := p.commit(gen, lanes); err != nil {
+				p.group.commitErrors.Inc()
 				errorLog.Warn("commit failed; it is retried at the next interval", "error", err)
+			}
+			if time.Since(lastStats) >= storeStatsInterval {
+				p.updateStoreMetrics(lanes, stores)
+				lastStats = time.Now()
 			}
 		}
 	}
@@ -292,9 +367,35 @@ func (p *pairRunner) commit(gen *kafka.Generation, lanes []*lane) error {
 	for _, l := range lanes {
 		if off, ok := offsets[l.partition]; ok {
 			l.metrics.committedOffset.Set(float64(off))
+			l.metrics.lag.Set(float64(max(l.highWater.Load()-off, 0)))
 		}
 	}
 	return nil
+}
+
+// updateStoreMetrics copies each store's size and key count to the metrics
+// and adds the keys expired and evicted since the last call.
+func (p *pairRunner) updateStoreMetrics(lanes []*lane, stores []*storage.Store) {
+	for i, store := range stores {
+		if store == nil {
+			continue
+		}
+		stats := store.Stats()
+		lm := lanes[i].metrics
+		lm.storeSize.Set(float64(stats.SizeBytes))
+		lm.storeKeys.Set(float64(stats.Keys))
+		// The store's totals start at zero on every open, and a lane lives
+		// for one open, so the lane remembers what it already counted.
+		l := lanes[i]
+		if stats.ExpiredTotal > l.expiredSeen {
+			lm.keysExpired.AddInt64(stats.ExpiredTotal - l.expiredSeen)
+			l.expiredSeen = stats.ExpiredTotal
+		}
+		if stats.EvictedTotal > l.evictedSeen {
+			lm.keysEvicted.AddInt64(stats.EvictedTotal - l.evictedSeen)
+			l.evictedSeen = stats.EvictedTotal
+		}
+	}
 }
 
 func doneOffsets(lanes []*lane) map[int]int64 {

@@ -2,10 +2,10 @@ package pipeline
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
+	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -35,6 +35,12 @@ type Producer interface {
 	WriteMessages(ctx context.Context, msgs ...kafka.Message) error
 }
 
+// sink is one destination topic of a lane.
+type sink struct {
+	topic    string
+	producer Producer
+}
+
 // lane moves one partition's messages through the stages; see the package
 // documentation for the stages and their invariants.
 type lane struct {
@@ -44,11 +50,17 @@ type lane struct {
 	// delivers are ignored. Negative when the group had no committed offset.
 	start int64
 
-	fetcher   Fetcher
-	decoder   stages.Decoder
-	store     Deduper
-	producer  Producer // nil when the pair has no output topic
-	output    string
+	fetcher Fetcher
+	decoder stages.Decoder
+	store   Deduper // nil in fail-open mode
+	// output receives unique events; its producer is nil when the pair only
+	// counts. duplicates and deadLetter are the optional side topics.
+	output      sink
+	duplicates  sink
+	deadLetter  sink
+	undecodable string // one of the Undecodable* policies
+	failOpen    bool
+
 	inflight  *semaphore.Weighted
 	batchSize int
 	// drainTimeout bounds how long batches already fetched may take to finish
@@ -58,6 +70,7 @@ type lane struct {
 
 	log     *slog.Logger
 	metrics *laneMetrics
+	stages  *stageMetrics
 	// undecodableLog and retryLog rate-limit the two messages that can repeat
 	// for every message of a stream.
 	undecodableLog *rateLimitedLogger
@@ -67,31 +80,63 @@ type lane struct {
 	// whoever builds a lane must store -1 before the committer starts.
 	// Written by the commit stage, read by the generation's committer.
 	done atomic.Int64
+	// highWater is the partition's high-water mark seen with the latest
+	// finished batch, for the lag metric. Written by the commit stage.
+	highWater atomic.Int64
 	// held counts the in-flight tokens this lane holds. The fetch stage adds,
 	// the commit stage subtracts, and run returns what is left when it ends.
 	held atomic.Int64
+	// progress is the Unix time in nanoseconds of the lane's start or of its
+	// latest finished batch, whichever is later; the liveness check reads it.
+	progress atomic.Int64
+
+	// expiredSeen and evictedSeen are the store totals already added to the
+	// metrics. Used only by the generation's committer, one call at a time.
+	expiredSeen, evictedSeen int64
+
+	pool sync.Pool // of *batch, recycled by the commit stage
 }
 
 // batch is the unit that travels between stages. Each stage owns the batch
-// while it holds it; fields are filled in stage order.
+// while it holds it; fields are filled in stage order. Batches are recycled,
+// so every slice is reset before it is filled.
 type batch struct {
 	msgs    []kafka.Message
 	decoded []stages.Decoded
 	errs    []error // per message: the decode error, nil when decoded
 
-	entries []storage.Entry
-	index   []int // entries[i] belongs to msgs[index[i]]
+	entries []storage.Entry // one per decoded message, in message order
 	results []storage.Result
 
-	out []kafka.Message // messages to write to the output
+	out  []kafka.Message // to the output topic
+	dups []kafka.Message // to the duplicates topic
+	dead []kafka.Message // to the dead-letter topic
 }
 
 func (b *batch) lastOffset() int64 { return b.msgs[len(b.msgs)-1].Offset }
+
+func (l *lane) newBatch() *batch {
+	if b, ok := l.pool.Get().(*batch); ok {
+		b.msgs = b.msgs[:0]
+		return b
+	}
+	return &batch{msgs: make([]kafka.Message, 0, l.batchSize)}
+}
+
+// stalledFor returns how long the lane has held fetched messages without
+// finishing a batch, or 0 when it holds none.
+func (l *lane) stalledFor(now time.Time) time.Duration {
+	if l.held.Load() == 0 {
+		return 0
+	}
+	return now.Sub(time.Unix(0, l.progress.Load()))
+}
 
 // run runs the lane until ctx ends or a stage fails. When ctx ends, fetching
 // stops and fetched batches are finished for up to drainTimeout; run returns
 // nil in that case. A stage failure is returned and stops the other stages.
 func (l *lane) run(ctx context.Context) error {
+	l.progress.Store(time.Now().UnixNano())
 	defer func() {
 		if n := l.held.Swap(0); n > 0 {
 			l.inflight.Release(n)
@@ -124,10 +169,10 @@ func (l *lane) run(ctx context.Context) error {
 
 	g.Go(func() error { return l.fetch(fetchCtx, stageCtx, messages) })
 	g.Go(func() error { return l.cutBatches(stageCtx, messages, fetched) })
-	g.Go(func() error { return l.stage(stageCtx, fetched, decoded, l.decode) })
-	g.Go(func() error { return l.stage(stageCtx, decoded, keyed, l.key) })
-	g.Go(func() error { return l.stage(stageCtx, keyed, checked, l.dedup) })
-	g.Go(func() error { return l.stage(stageCtx, checked, written, l.produce) })
+	g.Go(func() error { return l.stage(stageCtx, fetched, decoded, l.stages.decode, l.decode) })
+	g.Go(func() error { return l.stage(stageCtx, decoded, keyed, l.stages.key, l.key) })
+	g.Go(func() error { return l.stage(stageCtx, keyed, checked, l.stages.store, l.dedup) })
+	g.Go(func() error { return l.stage(stageCtx, checked, written, l.stages.produce, l.produce) })
 	g.Go(func() error { return l.commit(written) })
 	return g.Wait()
 }
@@ -155,7 +200,7 @@ func (l *lane) fetch(ctx, work context.Context, out chan<- kafka.Message) error 
 			return nil
 		}
 		l.held.Add(1)
-		l.metrics.inflight.Add(1)
+		l.metrics.inflight.Inc()
 		select {
 		case out <- msg:
 		case <-work.Done():
@@ -170,8 +215,9 @@ func (l *lane) fetch(ctx, work context.Context, out chan<- kafka.Message) error 
 func (l *lane) cutBatches(work context.Context, in <-chan kafka.Message, out chan<- *batch) error {
 	defer close(out)
 	for first := range in {
-		b := &batch{msgs: make([]kafka.Message, 1, l.batchSize)}
-		b.msgs[0] = first
+		started := time.Now()
+		b := l.newBatch()
+		b.msgs = append(b.msgs, first)
 	fill:
 		for len(b.msgs) < l.batchSize {
 			select {
@@ -185,6 +231,7 @@ func (l *lane) cutBatches(work context.Context, in <-chan kafka.Message, out cha
 			}
 		}
 		l.metrics.consumed.Add(len(b.msgs))
+		l.stages.fetch.UpdateDuration(started)
 		select {
 		case out <- b:
 		case <-work.Done():
@@ -194,9 +241,10 @@ func (l *lane) cutBatches(work context.Context, in <-chan kafka.Message, out cha
 	return nil
 }
 
-// stage runs step on every batch from in and sends it on to out. It closes
-// out when in is closed or work ends. A step error stops the lane.
-func (l *lane) stage(work context.Context, in <-chan *batch, out chan<- *batch, step func(context.Context, *batch) error) error {
+// stage runs step on every batch from in, records its duration and sends the
+// batch on to out. It closes out when in is closed or work ends. A step error
+// stops the lane.
+func (l *lane) stage(work context.Context, in <-chan *batch, out chan<- *batch, timing stageTimer, step func(context.Context, *batch) error) error {
 	defer close(out)
 	for b := range in {
 		if work.Err() != nil {
@@ -204,12 +252,14 @@ func (l *lane) stage(work context.Context, in <-chan *batch, out chan<- *batch, 
 			// by the next owner of the partition.
 			return nil
 		}
+		started := time.Now()
 		if err := step(work, b); err != nil {
 			if work.Err() != nil {
 				return nil
 			}
 			return err
 		}
+		timing.UpdateDuration(started)
 		select {
 		case out <- b:
 		case <-work.Done():
@@ -219,11 +269,13 @@ func (l *lane) stage(work context.Context, in <-chan *batch, out chan<- *batch, 
 	return nil
 }
 
-// decode parses every value; a message that cannot be decoded keeps its error
-// and is forwarded unchanged later.
+// decode parses every value; a message that cannot be decoded keeps its error.
 func (l *lane) decode(_ context.Context, b *batch) error {
-	b.decoded = make([]stages.Decoded, len(b.msgs))
-	b.errs = make([]error, len(b.msgs))
+	if l.failOpen {
+		return nil
+	}
+	b.decoded = resize(b.decoded, len(b.msgs))
+	b.errs = resize(b.errs, len(b.msgs))
 	for i := range b.msgs {
 		b.errs[i] = l.decoder.Decode(b.msgs[i].Value, &b.decoded[i])
 	}
@@ -232,8 +284,10 @@ func (l *lane) decode(_ context.Context, b *batch) error {
 
 // key turns every decoded message into a store entry.
 func (l *lane) key(_ context.Context, b *batch) error {
-	b.entries = make([]storage.Entry, 0, len(b.msgs))
-	b.index = make([]int, 0, len(b.msgs))
+	b.entries = b.entries[:0]
+	if l.failOpen {
+		return nil
+	}
 	for i := range b.msgs {
 		if b.errs[i] != nil {
 			continue
@@ -245,7 +299,6 @@ func (l *lane) key(_ context.Context, b *batch) error {
 			Timestamp: d.Timestamp,
 			UUIDHash:  d.UUIDHash,
 		})
-		b.index = append(b.index, i)
 		if d.UUIDFallback {
 			l.metrics.uuidFallback.Inc()
 		}
@@ -253,10 +306,19 @@ func (l *lane) key(_ context.Context, b *batch) error {
 	return nil
 }
 
-// dedup looks up and inserts the batch's keys and picks the messages to write:
-// unique and replayed events, and undecodable messages, in offset order.
+// dedup looks up and inserts the batch's keys and sorts every message into
+// the output, the duplicates topic, the dead-letter topic or nowhere, keeping
+// offset order within each.
 func (l *lane) dedup(_ context.Context, b *batch) error {
-	b.results = make([]storage.Result, len(b.entries))
+	b.out, b.dups, b.dead = b.out[:0], b.dups[:0], b.dead[:0]
+	if l.failOpen {
+		for i := range b.msgs {
+			b.out = append(b.out, outputMessage(&b.msgs[i], nil))
+		}
+		return nil
+	}
+
+	b.results = resize(b.results, len(b.entries))
 	if len(b.entries) > 0 {
 		if err := l.store.LookupAndInsert(b.entries, b.results); err != nil {
 			return fmt.Errorf("cannot look up keys of topic %s partition %d offsets %d-%d in the store: %w",
@@ -264,119 +326,147 @@ func (l *lane) dedup(_ context.Context, b *batch) error {
 		}
 	}
 
-	verdicts := make([]storage.Verdict, len(b.msgs))
-	for i, result := range b.results {
-		verdicts[b.index[i]] = result.Verdict
+	next := 0 // the next entry, in message order
+	for i := range b.msgs {
+		msg := &b.msgs[i]
+		if b.errs[i] != nil {
+			l.routeUndecodable(b, msg, b.errs[i])
+			continue
+		}
+		result := b.results[next]
+		next++
 		switch result.Verdict {
 		case storage.Duplicate:
+			reason := "different_uuid"
 			if result.SameUUID {
+				reason = "same_uuid"
 				l.metrics.duplicatesSameUUID.Inc()
 			} else {
 				l.metrics.duplicatesOtherUUID.Inc()
 			}
+			if l.duplicates.producer != nil {
+				b.dups = append(b.dups, outputMessage(msg, l.sideHeaders(msg,
+					kafka.Header{Key: HeaderReason, Value: []byte(reason)},
+					kafka.Header{Key: HeaderFirstOffset, Value: strconv.AppendInt(nil, result.FirstOffset, 10)})))
+			}
+			continue
 		case storage.Replay:
 			l.metrics.replayed.Inc()
 		}
-	}
-
-	b.out = make([]kafka.Message, 0, len(b.msgs))
-	for i := range b.msgs {
-		msg := &b.msgs[i]
-		if b.errs[i] != nil {
-			l.metrics.undecodable.Inc()
-			l.undecodableLog.Warn("forwarding undecodable message unchanged",
-				"offset", msg.Offset, "error", b.errs[i])
-		} else if verdicts[i] == storage.Duplicate {
-			continue
-		}
-		b.out = append(b.out, kafka.Message{
-			Key:     msg.Key,
-			Value:   msg.Value,
-			Headers: msg.Headers,
-			Time:    msg.Time,
-		})
+		b.out = append(b.out, outputMessage(msg, nil))
 	}
 	return nil
 }
 
-// produce writes the batch's output messages, retrying failed messages with
-// backoff until they are acknowledged or work ends.
-func (l *lane) produce(work context.Context, b *batch) error {
-	if l.producer == nil || len(b.out) == 0 {
-		return nil
+// routeUndecodable applies the pair's policy to a message that cannot be
+// decoded or keyed.
+func (l *lane) routeUndecodable(b *batch, msg *kafka.Message, err error) {
+	reason := "unknown"
+	if de, ok := err.(*stages.DecodeError); ok {
+		reason = de.Reason
 	}
-	pending := b.out
-	backoff := 50 * time.Millisecond
-	for attempt := 1; ; attempt++ {
-		err := l.producer.WriteMessages(work, pending...)
-		if err == nil {
-			l.metrics.produced.Add(len(b.out))
-			return nil
-		}
-		if work.Err() != nil {
-			return work.Err()
-		}
-
-		// Retry only the messages that failed when the client says which.
-		var writeErrs kafka.WriteErrors
-		if errors.As(err, &writeErrs) && len(writeErrs) == len(pending) {
-			failed := pending[:0:0]
-			for i, e := range writeErrs {
-				if e != nil {
-					failed = append(failed, pending[i])
-				}
-			}
-			if len(failed) > 0 {
-				pending = failed
-			}
-		}
-		l.metrics.produceRetries.Inc()
-		l.retryLog.Warn("output write failed, retrying; offsets are not committed past this batch",
-			"output_topic", l.output, "offset_first", b.msgs[0].Offset, "offset_last", b.lastOffset(),
-			"messages", len(pending), "attempt", attempt, "backoff", backoff, "error", summarizeWriteError(err))
-
-		// Jitter keeps lanes that failed together from retrying together.
-		sleep := backoff/2 + rand.N(backoff/2+1)
-		select {
-		case <-time.After(sleep):
-		case <-work.Done():
-			return work.Err()
-		}
-		backoff = min(2*backoff, l.backoffMax)
+	switch l.undecodable {
+	case UndecodableDeadLetter:
+		l.metrics.undecodableDeadLettered.Inc()
+		b.dead = append(b.dead, outputMessage(msg, l.sideHeaders(msg,
+			kafka.Header{Key: HeaderReason, Value: []byte(reason)},
+			kafka.Header{Key: HeaderError, Value: []byte(err.Error())})))
+	case UndecodableDrop:
+		l.metrics.undecodableDropped.Inc()
+	default:
+		l.metrics.undecodableForwarded.Inc()
+		b.out = append(b.out, outputMessage(msg, nil))
 	}
+	l.undecodableLog.Warn("undecodable message", "offset", msg.Offset, "policy", l.undecodable, "error", err)
 }
 
-// commit marks every finished batch done and returns its in-flight tokens.
-// It drains in until the previous stage closes it, so tokens are returned
-// even for batches that arrive while the lane is stopping.
+// Headers added to messages written to the duplicates and dead-letter topics.
+const (
+	HeaderReason          = "dedup-reason"           // why the message was set aside
+	HeaderFirstOffset     = "dedup-first-offset"     // offset of the first copy of a duplicate
+	HeaderError           = "dedup-error"            // the decode error of an undecodable message
+	HeaderSourceTopic     = "dedup-source-topic"     // where the message was read
+	HeaderSourcePartition = "dedup-source-partition" // partition it was read from
+	HeaderSourceOffset    = "dedup-source-offset"    // offset it was read at
+)
+
+// sideHeaders returns the message's headers followed by the source
+// coordinates and extra.
+func (l *lane) sideHeaders(msg *kafka.Message, extra ...kafka.Header) []kafka.Header {
+	headers := make([]kafka.Header, 0, len(msg.Headers)+3+len(extra))
+	headers = append(headers, msg.Headers...)
+	headers = append(headers,
+		kafka.Header{Key: HeaderSourceTopic, Value: []byte(l.topic)},
+		kafka.Header{Key: HeaderSourcePartition, Value: strconv.AppendInt(nil, int64(l.partition), 10)},
+		kafka.Header{Key: HeaderSourceOffset, Value: strconv.AppendInt(nil, msg.Offset, 10)},
+	)
+	return append(headers, extra...)
+}
+
+// outputMessage copies what the output must keep of an input message: key,
+// value, headers and timestamp. headers replaces the input headers when set.
+func outputMessage(msg *kafka.Message, headers []kafka.Header) kafka.Message {
+	if headers == nil {
+		headers = msg.Headers
+	}
+	return kafka.Message{Key: msg.Key, Value: msg.Value, Headers: headers, Time: msg.Time}
+}
+
+// produce writes the batch's messages to their topics. Each write is retried
+// until acknowledged or work ends; the batch is done only when all are.
+func (l *lane) produce(work context.Context, b *batch) error {
+	if l.output.producer != nil {
+		if err := l.write(work, l.output, b, b.out); err != nil {
+			return err
+		}
+		l.metrics.produced.Add(len(b.out))
+		now := time.Now()
+		for i := range b.out {
+			if t := b.out[i].Time; !t.IsZero() {
+				l.stages.endToEnd.Update(now.Sub(t).Seconds())
+			}
+		}
+	}
+	if err := l.write(work, l.duplicates, b, b.dups); err != nil {
+		return err
+	}
+	l.metrics.duplicatesWritten.Add(len(b.dups))
+	return l.write(work, l.deadLetter, b, b.dead)
+}
+
+// commit marks every finished batch done, returns its in-flight tokens and
+// recycles it. It drains in until the previous stage closes it, so tokens are
+// returned even for batches that arrive while the lane is stopping.
 func (l *lane) commit(in <-chan *batch) error {
 	for b := range in {
+		started := time.Now()
 		l.done.Store(b.lastOffset() + 1)
+		l.highWater.Store(b.msgs[len(b.msgs)-1].HighWaterMark)
+		l.progress.Store(started.UnixNano())
 		n := int64(len(b.msgs))
 		l.held.Add(-n)
 		l.inflight.Release(n)
-		l.metrics.inflight.Add(-float64(len(b.msgs)))
+		l.metrics.inflight.Add(-float64(n))
+		l.recycle(b)
+		l.stages.commit.UpdateDuration(started)
 	}
 	return nil
 }
 
-// summarizeWriteError shortens the client's per-message error list to a count
-// and the first error, with a remedy for errors that retrying cannot fix.
-func summarizeWriteError(err error) string {
-	var writeErrs kafka.WriteErrors
-	if !errors.As(err, &writeErrs) {
-		return err.Error()
+// recycle clears the references a batch holds into message buffers and puts
+// it back in the pool. Decoded values keep their own buffers for reuse.
+func (l *lane) recycle(b *batch) {
+	clear(b.msgs)
+	clear(b.out)
+	clear(b.dups)
+	clear(b.dead)
+	clear(b.errs)
+	l.pool.Put(b)
+}
+
+func resize[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
 	}
-	var first error
-	for _, e := range writeErrs {
-		if e != nil {
-			first = e
-			break
-		}
-	}
-	text := fmt.Sprintf("%d of %d messages failed, first error: %v", writeErrs.Count(), len(writeErrs), first)
-	if errors.Is(first, kafka.MessageSizeTooLarge) {
-		text += "; raise max.message.bytes of the output topic, because this batch is retried until it fits"
-	}
-	return text
+	return s[:n]
 }

@@ -118,12 +118,14 @@ func newLaneFixture(t *testing.T, start int64) *laneFixture {
 		inflight: semaphore.NewWeighted(100),
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	metrics := NewMetrics()
 	f.lane = &lane{
 		topic: "in", partition: 0, start: start,
-		fetcher: f.fetcher, decoder: decoder, store: f.store, producer: f.producer, output: "out",
+		fetcher: f.fetcher, decoder: decoder, store: f.store, output: sink{topic: "out", producer: f.producer},
+		undecodable: UndecodableForward,
 		inflight: f.inflight, batchSize: 10,
 		drainTimeout: 2 * time.Second, backoffMax: 20 * time.Millisecond,
-		log: log, metrics: NewMetrics().lane("in", 0),
+		log: log, metrics: metrics.lane("in", 0), stages: metrics.stages,
 		undecodableLog: newRateLimitedLogger(log, time.Second, 1),
 		retryLog:       newRateLimitedLogger(log, time.Second, 1),
 	}
@@ -290,14 +292,14 @@ func TestLaneForwardsUndecodable(t *testing.T) {
 	if len(got) != 2 || got[0] != "a" || got[1] != "" {
 		t.Errorf("written = %q, want [a, empty]", got)
 	}
-	if n := f.lane.metrics.undecodable.Get(); n != 1 {
+	if n := f.lane.metrics.undecodableForwarded.Get(); n != 1 {
 		t.Errorf("undecodable counted = %d, want 1", n)
 	}
 }
 
 func TestLaneCountOnlyWithoutProducer(t *testing.T) {
 	f := newLaneFixture(t, 0)
-	f.lane.producer = nil
+	f.lane.output.producer = nil
 	f.send(0, "a")
 	f.send(1, "a")
 	if err := f.runUntilDone(t, 2); err != nil {
@@ -305,5 +307,114 @@ func TestLaneCountOnlyWithoutProducer(t *testing.T) {
 	}
 	if got := f.lane.metrics.consumed.Get(); got != 2 {
 		t.Errorf("consumed = %d, want 2", got)
+	}
+}
+
+func TestLaneUndecodablePolicies(t *testing.T) {
+	for _, policy := range []string{UndecodableDeadLetter, UndecodableDrop} {
+		t.Run(policy, func(t *testing.T) {
+			f := newLaneFixture(t, 0)
+			deadLetter := &fakeProducer{}
+			f.lane.undecodable = policy
+			if policy == UndecodableDeadLetter {
+				f.lane.deadLetter = sink{topic: "dlq", producer: deadLetter}
+			}
+			f.send(0, "a")
+			f.send(1, "")
+			f.send(2, "b")
+			if err := f.runUntilDone(t, 3); err != nil {
+				t.Fatalf("run: %v", err)
+			}
+			if got := f.producer.values(); len(got) != 2 || got[0] != "a" || got[1] != "b" {
+				t.Errorf("output = %q, want [a b]", got)
+			}
+			if policy == UndecodableDrop {
+				if n := f.lane.metrics.undecodableDropped.Get(); n != 1 {
+					t.Errorf("dropped counted = %d, want 1", n)
+				}
+				return
+			}
+			if n := f.lane.metrics.undecodableDeadLettered.Get(); n != 1 {
+				t.Errorf("dead-lettered counted = %d, want 1", n)
+			}
+			if len(deadLetter.written) != 1 {
+				t.Fatalf("dead-letter writes = %d, want 1", len(deadLetter.written))
+			}
+			headers := map[string]string{}
+			for _, h := range deadLetter.written[0].Headers {
+				headers[h.Key] = string(h.Value)
+			}
+			for key, want := range map[string]string{HeaderSourceTopic: "in", HeaderSourcePartition: "0", HeaderSourceOffset: "1", HeaderReason: "empty_value"} {
+				if headers[key] != want {
+					t.Errorf("header %s = %q, want %q", key, headers[key], want)
+				}
+			}
+			if headers[HeaderError] == "" {
+				t.Errorf("header %s is empty, want the decode error", HeaderError)
+			}
+		})
+	}
+}
+
+func TestLaneWritesDuplicatesTopic(t *testing.T) {
+	f := newLaneFixture(t, 0)
+	dups := &fakeProducer{}
+	f.lane.duplicates = sink{topic: "dups", producer: dups}
+	f.send(0, "a")
+	f.send(1, "b")
+	f.send(2, "a")
+	if err := f.runUntilDone(t, 3); err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	if len(dups.written) != 1 || string(dups.written[0].Value) != "a" {
+		t.Fatalf("duplicates written = %q, want [a]", dups.values())
+	}
+	headers := map[string]string{}
+	for _, h := range dups.written[0].Headers {
+		headers[h.Key] = string(h.Value)
+	}
+	if got := headers[HeaderFirstOffset]; got != "0" {
+		t.Errorf("first offset header = %q, want 0", got)
+	}
+	if got := headers[HeaderSourceOffset]; got != "2" {
+		t.Errorf("source offset header = %q, want 2", got)
+	}
+	if got := headers[HeaderReason]; got != "different_uuid" && got != "same_uuid" {
+		t.Errorf("reason header = %q, want same_uuid or different_uuid", got)
+	}
+}
+
+func TestLaneFailOpenForwardsEverything(t *testing.T) {
+	f := newLaneFixture(t, 0)
+	f.lane.failOpen = true
+	f.lane.store = nil
+	for i, v := range []string{"a", "a", ""} {
+		f.send(int64(i), v)
+	}
+	if err := f.runUntilDone(t, 3); err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	if got := f.producer.values(); len(got) != 3 {
+		t.Errorf("output = %q, want all 3 messages", got)
+	}
+}
+
+func TestLaneStallIsReported(t *testing.T) {
+	f := newLaneFixture(t, 0)
+	f.producer.block = true
+	f.send(0, "a")
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- f.lane.run(ctx) }()
+	for f.lane.held.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	if got := f.lane.stalledFor(time.Now().Add(time.Hour)); got < time.Hour {
+		t.Errorf("stalled for = %v, want at least 1h when a batch is stuck", got)
+	}
+	cancel()
+	<-errc
+	if got := f.lane.stalledFor(time.Now().Add(time.Hour)); got != 0 {
+		t.Errorf("stalled for = %v after the lane stopped, want 0", got)
 	}
 }

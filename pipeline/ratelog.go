@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/VictoriaMetrics/metrics"
 )
 
 // rateLimitedLogger writes at most burst records per interval and counts the
@@ -14,6 +16,8 @@ type rateLimitedLogger struct {
 	log      *slog.Logger
 	interval time.Duration
 	burst    int
+	// dropped counts the records not written; nil means uncounted.
+	dropped *metrics.Counter
 
 	mu          sync.Mutex
 	windowStart time.Time // guarded by mu
@@ -23,6 +27,14 @@ type rateLimitedLogger struct {
 
 func newRateLimitedLogger(log *slog.Logger, interval time.Duration, burst int) *rateLimitedLogger {
 	return &rateLimitedLogger{log: log, interval: interval, burst: burst}
+}
+
+// limitedLogger returns a logger that writes at most burst records per
+// interval and counts the rest in the suppressed-log metric.
+func (m *Metrics) limitedLogger(log *slog.Logger, interval time.Duration, burst int) *rateLimitedLogger {
+	r := newRateLimitedLogger(log, interval, burst)
+	r.dropped = m.suppressedLogs
+	return r
 }
 
 // Warn logs at warn level unless the limit is reached.
@@ -41,6 +53,9 @@ func (r *rateLimitedLogger) write(level slog.Level, msg string, args []any) {
 	if r.written >= r.burst {
 		r.suppressed++
 		r.mu.Unlock()
+		if r.dropped != nil {
+			r.dropped.Inc()
+		}
 		return
 	}
 	r.written++

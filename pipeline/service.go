@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -23,8 +24,9 @@ type Service struct {
 	log     *slog.Logger
 	metrics *Metrics
 
-	mu     sync.Mutex
-	joined map[string]bool // by source topic: the pair's lanes are running; guarded by mu
+	mu      sync.Mutex
+	runners []*pairRunner   // guarded by mu
+	joined  map[string]bool // by source topic: the pair's lanes are running; guarded by mu
 	// stopping is set once shutdown begins, so readiness fails first.
 	stopping bool // guarded by mu
 }
@@ -49,21 +51,23 @@ func newDecoder(t TopicConfig) (stages.Decoder, error) {
 }
 
 // Run consumes until ctx ends, then drains, commits, closes the stores and
-// returns nil. It returns an error when a pair cannot run at all or the
-// metrics listener cannot start.
+// returns nil. It returns an error when the brokers reject the credentials
+// or certificates, a pair cannot run at all, or the metrics listener cannot
+// start.
 func (s *Service) Run(ctx context.Context) error {
-	dialer := &kafka.Dialer{
-		ClientID:  s.cfg.Kafka.ClientID,
-		Timeout:   time.Duration(s.cfg.Kafka.DialTimeout),
-		DualStack: true,
-	}
-	transport := &kafka.Transport{
-		ClientID:    s.cfg.Kafka.ClientID,
-		DialTimeout: time.Duration(s.cfg.Kafka.DialTimeout),
+	conn, err := newConnection(s.cfg.Kafka)
+	if err != nil {
+		return err
 	}
 	inflight := semaphore.NewWeighted(int64(s.cfg.Pipeline.MaxInFlightMessages))
+	if s.cfg.Pipeline.FailOpen {
+		s.metrics.failOpen.Set(1)
+		s.log.Warn("FAIL-OPEN MODE: every message is forwarded without deduplication and the stores are not opened; " +
+			"set pipeline.fail_open = false once the stores are healthy")
+	}
 
-	g, ctx := errgroup.WithContext(ctx)
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	if s.cfg.Metrics.Listen != "off" {
 		listener, err := net.Listen("tcp", s.cfg.Metrics.Listen)
 		if err != nil {
@@ -71,19 +75,33 @@ func (s *Service) Run(ctx context.Context) error {
 		}
 		s.log.Info("serving metrics and health checks", "address", listener.Addr().String())
 		server := &http.Server{Handler: s.httpHandler(), ReadHeaderTimeout: 5 * time.Second}
-		g.Go(func() error {
+		served := make(chan struct{})
+		go func() {
+			defer close(served)
 			if err := server.Serve(listener); !errors.Is(err, http.ErrServerClosed) {
-				return fmt.Errorf("metrics server on %s stopped: %w", listener.Addr(), err)
+				cancel(fmt.Errorf("metrics server on %s stopped: %w", listener.Addr(), err))
 			}
-			return nil
-		})
-		context.AfterFunc(ctx, func() {
-			s.setStopping()
-			shutdownCtx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			defer cancel()
+		}()
+		// Readiness fails as soon as shutdown begins; the server itself
+		// stays up until every pair has drained.
+		context.AfterFunc(ctx, s.setStopping)
+		defer func() {
+			shutdownCtx, cancelShutdown := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancelShutdown()
 			server.Shutdown(shutdownCtx)
-		})
+			<-served
+		}()
 	}
+
+	// Fail fast on credentials and certificates before joining any group.
+	if err := checkBrokers(ctx, s.cfg.Kafka, conn, s.metrics.limitedLogger(s.log, 10*time.Second, 3)); err != nil {
+		if ctx.Err() != nil {
+			return context.Cause(ctx)
+		}
+		return err
+	}
+
+	g, ctx := errgroup.WithContext(ctx)
 
 	for _, t := range s.cfg.Topics {
 		decoder, err := newDecoder(t)
@@ -91,42 +109,65 @@ func (s *Service) Run(ctx context.Context) error {
 			return err
 		}
 		runner := &pairRunner{
-			cfg:      s.cfg,
-			topic:    t,
-			decoder:  decoder,
-			dialer:   dialer,
-			inflight: inflight,
-			metrics:  s.metrics,
-			log:      s.log.With("source_topic", t.Source),
-			ready:    func(joined bool) { s.setJoined(t.Source, joined) },
+			cfg:        s.cfg,
+			topic:      t,
+			decoder:    decoder,
+			conn:       conn,
+			inflight:   inflight,
+			metrics:    s.metrics,
+			group:      s.metrics.group(t.Source),
+			log:        s.log.With("source_topic", t.Source),
+			output:     s.newSink(t.Output, conn),
+			duplicates: s.newSink(t.DuplicatesTopic, conn),
+			deadLetter: s.newSink(t.DeadLetterTopic, conn),
+			ready:      func(joined bool) { s.setJoined(t.Source, joined) },
 		}
-		if t.Output != "" {
-			runner.writer = &kafka.Writer{
-				Addr:         kafka.TCP(s.cfg.Kafka.Hosts...),
-				Topic:        t.Output,
-				Balancer:     &kafka.Murmur2Balancer{},
-				RequiredAcks: kafka.RequireAll,
-				// Each lane writes a whole batch in one call; a short timeout
-				// flushes the last partial client batch without waiting.
-				BatchSize:    s.cfg.Pipeline.BatchSize,
-				BatchTimeout: time.Millisecond,
-				MaxAttempts:  3,
-				Transport:    transport,
-				ErrorLogger:  kafkaLogger(newRateLimitedLogger(s.log.With("output_topic", t.Output), 10*time.Second, 3)),
-			}
-		}
+		s.mu.Lock()
+		s.runners = append(s.runners, runner)
+		s.mu.Unlock()
 		g.Go(func() error {
-			defer func() {
-				if runner.writer != nil {
-					if err := runner.writer.Close(); err != nil {
-						runner.log.Error("cannot close output writer", "output_topic", t.Output, "error", err)
-					}
-				}
-			}()
+			defer runner.closeSinks()
 			return runner.run(ctx)
 		})
 	}
-	return g.Wait()
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+		return cause
+	}
+	return nil
+}
+
+// newSink returns a sink that writes to topic, or one with a nil producer
+// when topic is empty.
+func (s *Service) newSink(topic string, conn *connection) sink {
+	if topic == "" {
+		return sink{}
+	}
+	return sink{topic: topic, producer: &kafka.Writer{
+		Addr:         kafka.TCP(s.cfg.Kafka.Hosts...),
+		Topic:        topic,
+		Balancer:     &kafka.Murmur2Balancer{},
+		RequiredAcks: kafka.RequireAll,
+		// Each lane writes a whole batch in one call; a short timeout
+		// flushes the last partial client batch without waiting.
+		BatchSize:    s.cfg.Pipeline.BatchSize,
+		BatchTimeout: time.Millisecond,
+		MaxAttempts:  3,
+		Transport:    conn.transport,
+		ErrorLogger:  kafkaLogger(s.metrics.limitedLogger(s.log.With("to_topic", topic), 10*time.Second, 3)),
+	}}
+}
+
+func (p *pairRunner) closeSinks() {
+	for _, sk := range []sink{p.output, p.duplicates, p.deadLetter} {
+		if w, ok := sk.producer.(*kafka.Writer); ok {
+			if err := w.Close(); err != nil {
+				p.log.Error("cannot close writer", "to_topic", sk.topic, "error", err)
+			}
+		}
+	}
 }
 
 func (s *Service) setJoined(source string, joined bool) {
@@ -169,10 +210,30 @@ func (s *Service) httpHandler() http.Handler {
 		}
 		fmt.Fprintln(w, "ok")
 	})
-	// NOTE: liveness only says the process serves HTTP; it does not yet
-	// detect a lane that stopped making progress.
 	mux.HandleFunc("/_liveness", func(w http.ResponseWriter, _ *http.Request) {
+		if err := s.Live(time.Now()); err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
 		fmt.Fprintln(w, "ok")
 	})
 	return mux
+}
+
+// Live returns an error naming the stuck lane when a lane has held fetched
+// messages for longer than metrics.liveness_timeout without finishing a
+// batch: a produce that never succeeds, or a store call that never returns.
+// An idle lane, with nothing fetched, is live.
+func (s *Service) Live(now time.Time) error {
+	s.mu.Lock()
+	runners := slices.Clone(s.runners)
+	s.mu.Unlock()
+	limit := time.Duration(s.cfg.Metrics.LivenessTimeout)
+	for _, r := range runners {
+		if l, stalled := r.stalledLane(now); l != nil && stalled > limit {
+			return fmt.Errorf("topic %s partition %d has made no progress for %v with %d messages in flight",
+				l.topic, l.partition, stalled.Round(time.Second), l.held.Load())
+		}
+	}
+	return nil
 }

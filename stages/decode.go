@@ -34,8 +34,11 @@ type Decoded struct {
 
 	// key is the key text; Digest hashes it.
 	key []byte
-	// data is the unescaped content of a captured event's "data" string.
+	// data contains the values of the wanted members of a captured event's
+	// data string, with the string's escapes decoded; d.fields points here.
 	data []byte
+	// dataErr is why the last data string scanned is not a JSON object.
+	dataErr error
 	// scratch contains the decoded texts of key parts that had escapes.
 	scratch []byte
 	// Member positions found by the scanner. They are fields rather than
@@ -45,6 +48,12 @@ type Decoded struct {
 	fields    [dataCount]span
 	nested    [1]span
 	jsonSpans []span
+
+	// recordSkipped, set only by tests, makes Decode record in skipped
+	// every value that it skipped without validating, as offsets into the
+	// message value.
+	recordSkipped bool
+	skipped       []span
 }
 
 func (d *Decoded) reset() {
@@ -53,6 +62,8 @@ func (d *Decoded) reset() {
 	d.UUIDHash = 0
 	d.key = d.key[:0]
 	d.data = d.data[:0]
+	d.dataErr = nil
+	d.skipped = d.skipped[:0]
 	d.scratch = d.scratch[:0]
 }
 

@@ -77,28 +77,21 @@ func (capturedEventDecoder) Decode(value []byte, d *Decoded) error {
 		return newDecodeErrorText(ReasonEmptyValue, "the value is empty")
 	}
 
-	// 1. Validate the outer object and find its members. A data string is
-	// decoded into d.data during the same pass.
-	outer := &d.outer
-	*outer = [outerCount]span{}
-	outerFinder := memberFinder{names: outerNames, spans: outer[:], decodeIndex: outerData, decoded: d.data}
-	err := scanDocument(value, &outerFinder)
-	d.data = outerFinder.decoded
-	if err != nil {
+	// 1. Scan the outer object and find its members. Each data member is
+	// scanned on the way: its wanted members are validated and, for a data
+	// string, unescaped into d.data.
+	d.outer = [outerCount]span{}
+	d.fields = [dataCount]span{}
+	if err := d.scanEnvelope(value); err != nil {
 		return newDecodeError(ReasonInvalidJSON, err)
 	}
 
-	// 2. Find the data object: the decoded string, or an object in place.
-	inner, err := d.dataObject(value, outer[outerData])
+	// 2. The text that the data spans point into.
+	inner, err := d.dataText(value, d.outer[outerData])
 	if err != nil {
 		return err
 	}
 	fields := &d.fields
-	*fields = [dataCount]span{}
-	innerFinder := memberFinder{names: dataNames, spans: fields[:], decodeIndex: -1}
-	if err := scanDocument(inner, &innerFinder); err != nil {
-		return newDecodeError(ReasonInvalidData, fmt.Errorf("data is not a JSON object: %w", err))
-	}
 
 	// 3. Event name.
 	eventSpan := fields[dataEvent]
@@ -108,27 +101,30 @@ func (capturedEventDecoder) Decode(value []byte, d *Decoded) error {
 	event := stringText(inner[eventSpan.start:eventSpan.end], &d.scratch)
 
 	// 4. distinct_id and token, preferring the outer object.
-	distinctID, ok := nonEmptyText(value, outer[outerDistinctID], &d.scratch)
+	distinctID, ok := nonEmptyText(value, d.outer[outerDistinctID], &d.scratch)
 	if !ok {
 		distinctID, ok = nonEmptyText(inner, fields[dataDistinctID], &d.scratch)
 	}
 	if !ok {
 		return newDecodeErrorText(ReasonMissingKey, "distinct_id is missing from the event and from data")
 	}
-	token, ok := d.token(value, outer[outerToken], inner)
+	token, ok, err := d.token(value, inner)
+	if err != nil {
+		return err
+	}
 	if !ok {
 		return newDecodeErrorText(ReasonMissingKey, "token is missing from the event, data and data.properties")
 	}
 
 	// 5. uuid, which is hashed even when the key does not use it.
-	uuid, hasUUID := nonEmptyText(value, outer[outerUUID], &d.scratch)
+	uuid, hasUUID := nonEmptyText(value, d.outer[outerUUID], &d.scratch)
 	if !hasUUID {
 		uuid, hasUUID = nonEmptyText(inner, fields[dataUUID], &d.scratch)
 	}
 	d.UUIDHash = hashUUID(uuid)
 
 	// 6. Timestamp, else the uuid.
-	timestamp, ok := d.timestamp(value, outer[outerSentAt], inner)
+	timestamp, ok := d.timestamp(value, d.outer[outerSentAt], inner)
 	switch {
 	case ok:
 		d.Timestamp = timestamp
@@ -146,46 +142,71 @@ func (capturedEventDecoder) Decode(value []byte, d *Decoded) error {
 	return nil
 }
 
-// dataObject returns the JSON text of the event's data object.
-func (d *Decoded) dataObject(value []byte, s span) ([]byte, error) {
+// dataText returns the text that the spans in d.fields point into: d.data
+// for a data string, or the value itself for a data object.
+func (d *Decoded) dataText(value []byte, s span) ([]byte, error) {
 	if !s.found() {
 		return nil, newDecodeErrorText(ReasonInvalidData, "the event has no data member")
 	}
-	raw := value[s.start:s.end]
-	switch raw[0] {
+	switch value[s.start] {
 	case '"':
-		// The outer scan decoded the last data member into d.data.
+		if d.dataErr != nil {
+			return nil, newDecodeError(ReasonInvalidData, fmt.Errorf("data is not a JSON object: %w", d.dataErr))
+		}
 		return d.data, nil
 	case '{':
-		return raw, nil
+		return value, nil
 	default:
 		return nil, newDecodeError(ReasonInvalidData,
-			fmt.Errorf("data is neither a JSON object nor a string, it starts with %q", raw[0]))
+			fmt.Errorf("data is neither a JSON object nor a string, it starts with %q", value[s.start]))
 	}
 }
 
 // token returns the first non-empty of outer token, data.token and
-// data.properties.token.
-func (d *Decoded) token(value []byte, outerToken span, inner []byte) ([]byte, bool) {
+// data.properties.token. Only the last needs data.properties, which is
+// scanned here: its syntax errors make the value undecodable.
+func (d *Decoded) token(value, inner []byte) ([]byte, bool, error) {
 	fields := &d.fields
-	if token, ok := nonEmptyText(value, outerToken, &d.scratch); ok {
-		return token, true
+	if token, ok := nonEmptyText(value, d.outer[outerToken], &d.scratch); ok {
+		return token, true, nil
 	}
 	if token, ok := nonEmptyText(inner, fields[dataToken], &d.scratch); ok {
-		return token, true
+		return token, true, nil
 	}
 	props := fields[dataProperties]
-	if !props.found() || inner[props.start] != '{' {
-		return nil, false
+	if !props.found() {
+		return nil, false, nil
 	}
+	d.unnoteSkipped(props)
 	found := &d.nested
 	*found = [1]span{}
-	finder := memberFinder{names: propertiesNames, spans: found[:], decodeIndex: -1}
-	if _, err := scanObject(inner, props.start, 1, &finder); err != nil {
-		// The whole data object was validated before, so this is a bug.
-		panic(fmt.Sprintf("BUG: data.properties failed a second scan: %v", err))
+	s := objectScan{names: propertiesNames, spans: found[:], lazy: -1, data: -1}
+
+	// A data object's properties are in the value; a data string's are in
+	// its escaped form, and their token is unescaped into d.data.
+	if value[d.outer[outerData].start] == '{' {
+		if value[props.start] != '{' {
+			return nil, false, nil
+		}
+		if _, err := d.scanMembers(value, props.start+1, 3, &s); err != nil {
+			return nil, false, newDecodeError(ReasonInvalidJSON, fmt.Errorf("invalid data.properties: %w", err))
+		}
+		text, ok := nonEmptyText(value, found[0], &d.scratch)
+		return text, ok, nil
 	}
-	return nonEmptyText(inner, found[0], &d.scratch)
+	c, next, err := embeddedChar(value, props.start)
+	if err != nil || c != '{' {
+		// The value was skipped without errors, so err is nil here.
+		return nil, false, nil
+	}
+	if _, err := d.scanEmbeddedMembers(value, next, 2, &s); err != nil {
+		if _, ok := err.(*dataStringError); ok {
+			return nil, false, newDecodeError(ReasonInvalidJSON, err)
+		}
+		return nil, false, newDecodeError(ReasonInvalidData, fmt.Errorf("invalid data.properties: %w", err))
+	}
+	text, ok := nonEmptyText(d.data, found[0], &d.scratch)
+	return text, ok, nil
 }
 
 // timestamp returns the event time in epoch milliseconds from data.timestamp,

@@ -60,7 +60,7 @@ func (j *jsonDecoder) Decode(value []byte, d *Decoded) error {
 	}
 	top := d.jsonSpans[:len(j.topNames)]
 	clear(top)
-	if err := scanDocument(value, &memberFinder{names: j.topNames, spans: top, decodeIndex: -1}); err != nil {
+	if err := scanDocument(value, &memberFinder{names: j.topNames, spans: top}); err != nil {
 		return newDecodeError(ReasonInvalidJSON, err)
 	}
 
@@ -73,7 +73,7 @@ func (j *jsonDecoder) Decode(value []byte, d *Decoded) error {
 				break
 			}
 			d.nested[0] = span{}
-			finder := memberFinder{names: path[level : level+1], spans: d.nested[:], decodeIndex: -1}
+			finder := memberFinder{names: path[level : level+1], spans: d.nested[:]}
 			if _, err := scanObject(value, s.start, 1, &finder); err != nil {
 				panic(fmt.Sprintf("BUG: a validated object failed a second scan: %v", err))
 			}

@@ -288,11 +288,6 @@ type memberFinder struct {
 	// last member named names[k], as encoding/json keeps the last duplicate.
 	names []string
 	spans []span
-	// decodeIndex, when >= 0, is the index of a name whose string value is
-	// decoded into decoded while it is validated, which saves a second pass
-	// over a long string. decoded is the last such value.
-	decodeIndex int
-	decoded     []byte
 }
 
 // scanObject validates the object at b[i] == '{' and returns the offset just
@@ -326,17 +321,7 @@ func scanObject(b []byte, i, depth int, f *memberFinder) (int, error) {
 
 		// Member value.
 		start := i
-		if k >= 0 && k == f.decodeIndex && i < len(b) && b[i] == '"' {
-			var quote int
-			f.decoded, quote, err = unescapeRun(f.decoded[:0], b, i+1)
-			if err == nil && quote >= len(b) {
-				err = &syntaxError{"unexpected end of input in string", len(b)}
-			}
-			i = quote + 1
-		} else {
-			i, err = scanValue(b, i, depth)
-		}
-		if err != nil {
+		if i, err = scanValue(b, i, depth); err != nil {
 			return 0, err
 		}
 		if k >= 0 {

@@ -83,50 +83,61 @@ func unescapeRun(dst, b []byte, i int) ([]byte, int, error) {
 // unescapeOne decodes the escape at b[i] == '\\' into buf[w:], which has
 // room for utf8.UTFMax bytes, and returns the new w and i.
 func unescapeOne(buf []byte, w int, b []byte, i int) (int, int, error) {
+	r, next, err := decodeEscape(b, i)
+	if err != nil {
+		return w, i, err
+	}
+	if r < utf8.RuneSelf {
+		buf[w] = byte(r)
+		return w + 1, next, nil
+	}
+	return w + utf8.EncodeRune(buf[w:], r), next, nil
+}
+
+// decodeEscape decodes the escape sequence at b[i] == '\\' and returns its
+// character and the offset just after it. A \u escape of a UTF-16 surrogate
+// takes the next \u escape too when the two form a pair; a lone surrogate
+// gives U+FFFD and leaves the next escape alone, as in encoding/json.
+func decodeEscape(b []byte, i int) (rune, int, error) {
 	if i+1 >= len(b) {
-		return w, i, &syntaxError{"unexpected end of input in string escape", i}
+		return 0, i, &syntaxError{"unexpected end of input in string escape", i}
 	}
 	switch b[i+1] {
 	case '"', '\\', '/':
-		buf[w] = b[i+1]
+		return rune(b[i+1]), i + 2, nil
 	case 'b':
-		buf[w] = '\b'
+		return '\b', i + 2, nil
 	case 'f':
-		buf[w] = '\f'
+		return '\f', i + 2, nil
 	case 'n':
-		buf[w] = '\n'
+		return '\n', i + 2, nil
 	case 'r':
-		buf[w] = '\r'
+		return '\r', i + 2, nil
 	case 't':
-		buf[w] = '\t'
+		return '\t', i + 2, nil
 	case 'u':
 		if i+6 > len(b) {
-			return w, i, &syntaxError{"unexpected end of input in \\u escape", i}
+			return 0, i, &syntaxError{"unexpected end of input in \\u escape", i}
 		}
 		r := decodeHex4(b[i+2 : i+6])
 		if r < 0 {
-			return w, i, &syntaxError{"invalid \\u escape in string", i}
+			return 0, i, &syntaxError{"invalid \\u escape in string", i}
 		}
 		i += 6
-		if utf16.IsSurrogate(r) {
-			// A pair takes the next \u escape too; anything else makes the
-			// lone surrogate U+FFFD and leaves the next escape alone.
-			r2 := rune(-1)
-			if len(b)-i >= 6 && b[i] == '\\' && b[i+1] == 'u' {
-				r2 = decodeHex4(b[i+2 : i+6])
-			}
-			if pair := utf16.DecodeRune(r, r2); pair != utf8.RuneError {
-				r = pair
-				i += 6
-			} else {
-				r = utf8.RuneError
-			}
+		if !utf16.IsSurrogate(r) {
+			return r, i, nil
 		}
-		return w + utf8.EncodeRune(buf[w:], r), i, nil
+		r2 := rune(-1)
+		if len(b)-i >= 6 && b[i] == '\\' && b[i+1] == 'u' {
+			r2 = decodeHex4(b[i+2 : i+6])
+		}
+		if pair := utf16.DecodeRune(r, r2); pair != utf8.RuneError {
+			return pair, i + 6, nil
+		}
+		return utf8.RuneError, i, nil
 	default:
-		return w, i, &syntaxError{fmt.Sprintf("invalid escape %q in string", b[i:i+2]), i}
+		return 0, i, &syntaxError{fmt.Sprintf("invalid escape %q in string", b[i:i+2]), i}
 	}
-	return w + 1, i + 2, nil
 }
 
 // growBuffer returns a longer copy of buf[:w] with at least n free bytes.

@@ -10,8 +10,9 @@ import (
 // dropped once end-1ms+Retention has passed, so a key lives at least
 // Retention and at most Retention plus one bucket width after it was stored.
 //
-// LookupAndInsert calls Expire's logic itself, so callers need not call it
-// to keep the store bounded.
+// LookupAndInsert does the same every 5 seconds by the store's clock and
+// whenever it starts a new bucket, so callers need not call Expire to keep
+// the store bounded.
 func (s *Store) Expire() (expired int64, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -28,7 +29,8 @@ func (s *Store) Expire() (expired int64, err error) {
 // once a minute and its keys stay until they expire. With MaxBytes zero it
 // does nothing.
 //
-// LookupAndInsert calls EnforceCapacity's logic itself every few seconds.
+// LookupAndInsert does the same every 5 seconds by the store's clock and
+// whenever it starts a new bucket.
 func (s *Store) EnforceCapacity() (evicted int64, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

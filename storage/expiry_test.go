@@ -23,14 +23,14 @@ func openClockStore(t *testing.T, clock *fakeClock, path string) *Store {
 func TestExpiryAfterRetention(t *testing.T) {
 	clock := newFakeClock(t0)
 	s := openClockStore(t, clock, "")
-	kept := entriesFor(1, 0, 100, 0)
+	expiring := entriesFor(1, 0, 100, 0)
 	renewed := entriesFor(2, 0, 50, 0)
-	requireAll(t, "insert kept at t0", lookup(t, s, kept), Unique)
+	requireAll(t, "insert expiring at t0", lookup(t, s, expiring), Unique)
 	requireAll(t, "insert renewed at t0", lookup(t, s, renewed), Unique)
 
 	// Just before retention ends the keys are still known.
 	clock.Set(t0.Add(testRetention - time.Millisecond))
-	requireAll(t, "kept just before retention", lookup(t, s, kept), Replay)
+	requireAll(t, "expiring just before retention", lookup(t, s, expiring), Replay)
 	requireAll(t, "renewed just before retention", lookup(t, s, entriesFor(2, 0, 50, 1000)), Duplicate)
 	if n, err := s.Expire(); err != nil || n != 0 {
 		t.Fatalf("Expire just before retention = %d, %v; want 0, nil", n, err)
@@ -51,14 +51,14 @@ func TestExpiryAfterRetention(t *testing.T) {
 		t.Fatalf("Expire: %v", err)
 	}
 	if n != 150 {
-		t.Errorf("Expire dropped %d keys, want 150 (100 kept + 50 renewed, stored at t0)", n)
+		t.Errorf("Expire dropped %d keys, want 150 (100 expiring + 50 renewed, stored at t0)", n)
 	}
 	st := s.Stats()
 	if st.ExpiredTotal != 150 || st.Buckets != 1 || st.Keys != 50 {
 		t.Errorf("Stats after Expire = %+v, want ExpiredTotal 150, Buckets 1, Keys 50", st)
 	}
 	requireAll(t, "renewed after expiry", lookup(t, s, entriesFor(2, 0, 50, 0)), Replay)
-	requireAll(t, "kept after expiry", lookup(t, s, kept), Unique)
+	requireAll(t, "expiring after expiry", lookup(t, s, expiring), Unique)
 }
 
 func TestExpiryCountsFromStoredTime(t *testing.T) {

@@ -5,9 +5,14 @@ import (
 )
 
 // LookupAndInsert checks a batch of entries against the store and stores
-// the keys that are new. results must have the same length as entries; the
-// verdict for entries[i] goes to results[i] (see Verdict and batchScratch.resolve
-// for the rules).
+// the keys that are new. results must have the same length as entries, and
+// results[i] receives the verdict for entries[i]:
+//   - Replay when the key is stored with the entry's own offset;
+//   - Duplicate when the key is stored with another offset, or when an
+//     earlier entry of the batch carries the same key and the key is not stored;
+//   - Unique otherwise, and the key is then stored with the entry's offset.
+//
+// A key stored Retention or longer ago counts as not stored.
 //
 // Steps:
 //  1. Duplicates inside the batch are resolved in memory: the first entry
@@ -21,8 +26,8 @@ import (
 // results are undefined, and either all or none of the new keys were stored.
 // The batch can be retried because a retry yields Replay for stored keys.
 //
-// Every maintenanceInterval, and on each new bucket, LookupAndInsert also
-// drops expired buckets and enforces Options.MaxBytes. Errors from that
+// Every 5 seconds by the store's clock, and on each new bucket,
+// LookupAndInsert also drops expired buckets and enforces Options.MaxBytes. Errors from that
 // maintenance are logged, not returned, so that deduplication goes on.
 func (s *Store) LookupAndInsert(entries []Entry, results []Result) error {
 	if len(results) != len(entries) {

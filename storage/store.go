@@ -225,9 +225,9 @@ func (s *Store) keysLocked() int64 {
 	return n
 }
 
-// bucketKeys returns RocksDB's estimate of the keys in b. Buckets only ever
-// receive puts of distinct keys, so the estimate is exact until RocksDB
-// compacts files, and close to exact after.
+// bucketKeys returns RocksDB's estimate of the keys in b (the
+// estimate-num-keys property). A bucket receives only puts of distinct keys,
+// with no overwrites or deletions to miscount, so the estimate is close to exact.
 func (s *Store) bucketKeys(b *bucket) int64 {
 	return uintProperty(s.db, b.handle, "rocksdb.estimate-num-keys")
 }

@@ -9,8 +9,8 @@
 #                              and wait until it serves consumer group requests, then print the
 #                              bootstrap address; a running broker on the same data directory is
 #                              stopped first
-#   stop                       stop the broker that start launched (SIGTERM, then SIGKILL), and
-#                              exit 0 when no broker is running
+#   stop                       stop the broker that start launched (SIGTERM, then SIGKILL), delete
+#                              its secure.env, and exit 0 when no broker is running
 #   status                     exit 0 when the broker runs and serves a topic listing
 #   topic-create NAME PARTITIONS
 #                              create a topic with replication factor 1 (no error when it exists)
@@ -25,11 +25,32 @@
 #   KAFKA_HEAP_OPTS        broker JVM heap flags [-Xms256m -Xmx1g]
 #   KAFKA_START_TIMEOUT    seconds start waits for the broker to serve requests [120]
 #   KAFKA_STOP_TIMEOUT     seconds stop waits after SIGTERM before SIGKILL [30]
+#   KAFKA_SECURE           1 makes start also open the SASL_SSL listener described below [0]
+#   KAFKA_SASL_SSL_PORT    SASL_SSL port when KAFKA_SECURE=1 [19094]
+#   KAFKA_SASL_USER        SASL user when KAFKA_SECURE=1 [dedup]
+#   KAFKA_SASL_PASSWORD    password of that user when KAFKA_SECURE=1 [dedup-secret]
 #
 # Informational messages go to stderr, so `addr=$(tests/kafka/broker.sh start)`
 # captures only the bootstrap address. Every address is on 127.0.0.1.
 # Needs java (17 or newer) and mvn on PATH; the jars come from Maven Central
 # through ~/.m2.
+#
+# Secure mode: `KAFKA_SECURE=1 tests/kafka/broker.sh start` keeps the PLAINTEXT
+# and CONTROLLER listeners as they are and adds SASL_SSL on KAFKA_SASL_SSL_PORT
+# with the mechanisms PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512, all for the one
+# user above. It needs openssl and keytool. Start makes a new CA, a broker
+# certificate (SANs DNS:localhost and IP:127.0.0.1) and a client certificate
+# in $KAFKA_DATA_DIR/tls. The broker requests a client certificate but does not
+# require one, and rejects one that the CA did not sign. Start waits until an
+# admin client authenticates with SCRAM-SHA-512 over TLS, then writes
+# $KAFKA_DATA_DIR/secure.env, names it on stderr and prints the PLAINTEXT
+# address on stdout as usual. secure.env has one KEY=VALUE per line, unquoted,
+# and comment lines that start with '#': KAFKA_SASL_SSL_BOOTSTRAP,
+# KAFKA_TLS_CA_FILE, KAFKA_TLS_CERT_FILE, KAFKA_TLS_KEY_FILE (PEM files, the
+# key unencrypted PKCS#8), KAFKA_SASL_USER, KAFKA_SASL_PASSWORD and
+# KAFKA_SASL_MECHANISMS (comma-separated). The file exists only from a secure
+# start until the next stop or start. $KAFKA_DATA_DIR/client-sasl-ssl.properties
+# configures the Kafka command-line tools for the same listener.
 
 set -euo pipefail
 
@@ -43,6 +64,10 @@ KAFKA_DATA_DIR=${KAFKA_DATA_DIR:-$KDD_CACHE/broker-$KAFKA_PORT}
 KAFKA_HEAP_OPTS=${KAFKA_HEAP_OPTS:--Xms256m -Xmx1g}
 KAFKA_START_TIMEOUT=${KAFKA_START_TIMEOUT:-120}
 KAFKA_STOP_TIMEOUT=${KAFKA_STOP_TIMEOUT:-30}
+KAFKA_SECURE=${KAFKA_SECURE:-0}
+KAFKA_SASL_SSL_PORT=${KAFKA_SASL_SSL_PORT:-19094}
+KAFKA_SASL_USER=${KAFKA_SASL_USER:-dedup}
+KAFKA_SASL_PASSWORD=${KAFKA_SASL_PASSWORD:-dedup-secret}
 
 readonly host=127.0.0.1
 readonly bootstrap="$host:$KAFKA_PORT"
@@ -58,6 +83,13 @@ readonly tools_client_config="$install_dir/tools-client.properties"
 # A marker file that start writes into the data directory. Start wipes an
 # existing, non-empty data directory only when this file is in it.
 readonly data_dir_sentinel="$KAFKA_DATA_DIR/.kafka-deduplicator-test-broker"
+# Secure mode only: the SASL_SSL address, the certificates and stores, the
+# client configuration of the command-line tools, and the file for the tests.
+readonly sasl_ssl_bootstrap="$host:$KAFKA_SASL_SSL_PORT"
+readonly tls_dir="$KAFKA_DATA_DIR/tls"
+readonly sasl_ssl_client_config="$KAFKA_DATA_DIR/client-sasl-ssl.properties"
+readonly secure_env_file="$KAFKA_DATA_DIR/secure.env"
+readonly sasl_mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
 
 log() { printf 'broker.sh: %s\n' "$*" >&2; }
 
@@ -216,16 +248,23 @@ prepare_data_dir() {
 }
 
 write_server_properties() {
+	local listeners="PLAINTEXT://$host:$KAFKA_PORT,CONTROLLER://$host:$KAFKA_CONTROLLER_PORT"
+	local protocol_map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+	if secure_mode; then
+		listeners+=",SASL_SSL://$sasl_ssl_bootstrap"
+		protocol_map+=",SASL_SSL:SASL_SSL"
+	fi
+
 	cat >"$server_properties" <<-EOF
 		# Written by tests/kafka/broker.sh: one node that is both broker and KRaft controller.
 		process.roles=broker,controller
 		node.id=1
 		controller.quorum.bootstrap.servers=$host:$KAFKA_CONTROLLER_PORT
 		controller.listener.names=CONTROLLER
-		listeners=PLAINTEXT://$host:$KAFKA_PORT,CONTROLLER://$host:$KAFKA_CONTROLLER_PORT
-		advertised.listeners=PLAINTEXT://$host:$KAFKA_PORT,CONTROLLER://$host:$KAFKA_CONTROLLER_PORT
+		listeners=$listeners
+		advertised.listeners=$listeners
 		inter.broker.listener.name=PLAINTEXT
-		listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+		listener.security.protocol.map=$protocol_map
 		log.dirs=$KAFKA_DATA_DIR/kraft-logs
 
 		# Topics exist only when a test creates them.
@@ -245,6 +284,9 @@ write_server_properties() {
 		# Consumer groups rebalance at once instead of waiting for more members.
 		group.initial.rebalance.delay.ms=0
 	EOF
+	if secure_mode; then
+		write_sasl_ssl_server_properties
+	fi
 
 	cat >"$KAFKA_DATA_DIR/log4j2.properties" <<-EOF
 		# Written by tests/kafka/broker.sh: the broker logs to $broker_log.
@@ -262,6 +304,129 @@ write_server_properties() {
 	EOF
 }
 
+# secure_mode succeeds when KAFKA_SECURE is 1, which adds the SASL_SSL listener.
+secure_mode() {
+	[[ $KAFKA_SECURE == 1 ]]
+}
+
+# check_secure_settings validates the secure-mode settings and tools. The user
+# name and password go unquoted into the JAAS configuration, the --add-scram
+# argument of the storage tool and secure.env, so they are limited to
+# characters that none of these formats treats specially.
+check_secure_settings() {
+	require_port_number KAFKA_SASL_SSL_PORT "$KAFKA_SASL_SSL_PORT"
+	if [[ $KAFKA_SASL_SSL_PORT == "$KAFKA_PORT" || $KAFKA_SASL_SSL_PORT == "$KAFKA_CONTROLLER_PORT" ]]; then
+		die "invalid KAFKA_SASL_SSL_PORT '$KAFKA_SASL_SSL_PORT': it equals KAFKA_PORT or KAFKA_CONTROLLER_PORT; choose another port"
+	fi
+	[[ $KAFKA_SASL_USER =~ ^[A-Za-z0-9._-]+$ ]] ||
+		die "invalid KAFKA_SASL_USER '$KAFKA_SASL_USER': use only letters, digits, '.', '_' and '-'"
+	[[ $KAFKA_SASL_PASSWORD =~ ^[A-Za-z0-9._-]+$ ]] ||
+		die "invalid KAFKA_SASL_PASSWORD: use only letters, digits, '.', '_' and '-'"
+	[[ $KAFKA_DATA_DIR =~ ^[A-Za-z0-9._/+-]+$ ]] ||
+		die "invalid KAFKA_DATA_DIR '$KAFKA_DATA_DIR' for secure mode: secure.env holds unquoted paths, so use only letters, digits and '._/+-'"
+	command -v openssl >/dev/null || die "openssl not found on PATH: install it (Debian package openssl) to use KAFKA_SECURE=1"
+	command -v keytool >/dev/null || die "keytool not found on PATH: it ships with the JDK; install a full JDK 17 or newer to use KAFKA_SECURE=1"
+}
+
+# generate_tls_material writes new certificates and stores into $tls_dir and
+# the store password into $tls_dir/store-password.
+generate_tls_material() {
+	local store_password
+	store_password=$(openssl rand -hex 16)
+	if ! bash "$script_dir/tls.sh" "$tls_dir" "$KAFKA_SASL_USER" "$store_password" >"$KAFKA_DATA_DIR/logs/tls.out" 2>&1; then
+		cat "$KAFKA_DATA_DIR/logs/tls.out" >&2
+		die "cannot generate the TLS certificates in $tls_dir with openssl and keytool (output above)"
+	fi
+	(umask 077 && printf '%s\n' "$store_password" >"$tls_dir/store-password")
+	log "generated a CA, a broker and a client certificate in $tls_dir"
+}
+
+# write_sasl_ssl_server_properties appends the SASL_SSL listener settings to
+# server.properties. Every setting has the listener prefix, so the PLAINTEXT
+# and CONTROLLER listeners keep their defaults. PLAIN checks the user_NAME
+# entries of its JAAS configuration, and the SCRAM mechanisms check the
+# credentials that the storage tool wrote at format time.
+write_sasl_ssl_server_properties() {
+	local store_password prefix=listener.name.sasl_ssl
+	store_password=$(<"$tls_dir/store-password")
+	cat >>"$server_properties" <<-EOF
+
+		# SASL_SSL listener (KAFKA_SECURE=1).
+		$prefix.sasl.enabled.mechanisms=$sasl_mechanisms
+		$prefix.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_$KAFKA_SASL_USER="$KAFKA_SASL_PASSWORD";
+		$prefix.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+		$prefix.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+		$prefix.ssl.keystore.type=PKCS12
+		$prefix.ssl.keystore.location=$tls_dir/broker.p12
+		$prefix.ssl.keystore.password=$store_password
+		$prefix.ssl.key.password=$store_password
+		$prefix.ssl.truststore.type=PKCS12
+		$prefix.ssl.truststore.location=$tls_dir/truststore.p12
+		$prefix.ssl.truststore.password=$store_password
+		$prefix.ssl.client.auth=requested
+	EOF
+
+	cat >"$sasl_ssl_client_config" <<-EOF
+		# Written by tests/kafka/broker.sh: command-line tools on the SASL_SSL listener $sasl_ssl_bootstrap.
+		security.protocol=SASL_SSL
+		sasl.mechanism=SCRAM-SHA-512
+		sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="$KAFKA_SASL_USER" password="$KAFKA_SASL_PASSWORD";
+		ssl.truststore.type=PKCS12
+		ssl.truststore.location=$tls_dir/truststore.p12
+		ssl.truststore.password=$store_password
+		request.timeout.ms=5000
+		default.api.timeout.ms=10000
+	EOF
+}
+
+# scram_format_args prints the storage tool arguments, one per line, that add
+# the SASL user's SCRAM-SHA-256 and SCRAM-SHA-512 credentials.
+scram_format_args() {
+	local mechanism
+	for mechanism in SCRAM-SHA-256 SCRAM-SHA-512; do
+		printf -- '--add-scram\n%s=[name=%s,password=%s]\n' "$mechanism" "$KAFKA_SASL_USER" "$KAFKA_SASL_PASSWORD"
+	done
+}
+
+# wait_sasl_ssl_ready PID DEADLINE waits until an admin client authenticates
+# with SCRAM-SHA-512 over TLS and lists the topics. It stops the broker and
+# exits when the broker dies or DEADLINE (in $SECONDS) passes.
+wait_sasl_ssl_ready() {
+	local pid=$1 deadline=$2 output
+	while :; do
+		output=$(run_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$sasl_ssl_bootstrap" \
+			--command-config "$sasl_ssl_client_config" --list 2>&1) && break
+		if ! process_alive "$pid"; then
+			print_log_tail
+			rm -f "$pid_file"
+			die "the broker (pid $pid) exited during startup; its log is above and in $KAFKA_DATA_DIR/logs"
+		fi
+		if ((SECONDS >= deadline)); then
+			printf '%s\n' "$output" >&2
+			print_log_tail
+			cmd_stop
+			die "the broker did not accept a SCRAM-SHA-512 login on $sasl_ssl_bootstrap within ${KAFKA_START_TIMEOUT}s and was stopped; the last probe output and the broker log are above, the listener settings are in $server_properties"
+		fi
+		sleep 0.5
+	done
+}
+
+# write_secure_env writes secure.env through a temporary file, so a reader
+# never sees a partial file.
+write_secure_env() {
+	cat >"$secure_env_file.tmp" <<-EOF
+		# Written by tests/kafka/broker.sh start with KAFKA_SECURE=1. The next stop or start deletes it.
+		KAFKA_SASL_SSL_BOOTSTRAP=$sasl_ssl_bootstrap
+		KAFKA_TLS_CA_FILE=$tls_dir/ca.pem
+		KAFKA_TLS_CERT_FILE=$tls_dir/client.pem
+		KAFKA_TLS_KEY_FILE=$tls_dir/client.key
+		KAFKA_SASL_USER=$KAFKA_SASL_USER
+		KAFKA_SASL_PASSWORD=$KAFKA_SASL_PASSWORD
+		KAFKA_SASL_MECHANISMS=$sasl_mechanisms
+	EOF
+	mv "$secure_env_file.tmp" "$secure_env_file"
+}
+
 print_log_tail() {
 	local file
 	for file in "$broker_stdout" "$broker_log"; do
@@ -276,6 +441,12 @@ cmd_start() {
 	require_port_number KAFKA_PORT "$KAFKA_PORT"
 	require_port_number KAFKA_CONTROLLER_PORT "$KAFKA_CONTROLLER_PORT"
 	[[ $KAFKA_START_TIMEOUT =~ ^[0-9]+$ ]] || die "invalid KAFKA_START_TIMEOUT '$KAFKA_START_TIMEOUT': expected whole seconds"
+	[[ $KAFKA_SECURE == [01] ]] || die "invalid KAFKA_SECURE '$KAFKA_SECURE': expected 1 (add the SASL_SSL listener) or 0"
+	local ports=("$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT")
+	if secure_mode; then
+		check_secure_settings
+		ports+=("$KAFKA_SASL_SSL_PORT")
+	fi
 
 	# A broker left over from an earlier start on this data directory is stopped,
 	# so start always gives a fresh, empty cluster.
@@ -284,26 +455,34 @@ cmd_start() {
 		cmd_stop
 	fi
 	local port
-	for port in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT"; do
+	for port in "${ports[@]}"; do
 		if port_open "$port"; then
-			die "cannot start the broker: $host:$port is already in use by another process (see: ss -ltnp 'sport = :$port'); stop it or set KAFKA_PORT and KAFKA_CONTROLLER_PORT to free ports"
+			die "cannot start the broker: $host:$port is already in use by another process (see: ss -ltnp 'sport = :$port'); stop it or set KAFKA_PORT, KAFKA_CONTROLLER_PORT and KAFKA_SASL_SSL_PORT to free ports"
 		fi
 	done
 
 	cmd_fetch
 
-	# Step 1: a fresh data directory and configuration.
+	# Step 1: a fresh data directory and configuration, and in secure mode new
+	# certificates.
 	prepare_data_dir
+	if secure_mode; then
+		generate_tls_material
+	fi
 	write_server_properties
 
 	# Step 2: format the storage as a new cluster whose controller quorum is this
-	# node alone (--standalone makes it the single initial voter).
-	local cluster_id
+	# node alone (--standalone makes it the single initial voter). In secure mode
+	# the SCRAM credentials go into the initial metadata here.
+	local cluster_id format_args=()
 	cluster_id=$(random_cluster_id)
+	if secure_mode; then
+		mapfile -t format_args < <(scram_format_args)
+	fi
 	if ! run_tool kafka.tools.StorageTool format \
 		--config "$server_properties" \
 		--cluster-id "$cluster_id" \
-		--standalone >"$KAFKA_DATA_DIR/logs/format.out" 2>&1; then
+		--standalone "${format_args[@]}" >"$KAFKA_DATA_DIR/logs/format.out" 2>&1; then
 		cat "$KAFKA_DATA_DIR/logs/format.out" >&2
 		die "cannot format KRaft storage in $KAFKA_DATA_DIR/kraft-logs with kafka.tools.StorageTool (output above); check $server_properties"
 	fi
@@ -367,12 +546,22 @@ cmd_start() {
 		sleep 0.5
 	done
 
+	# Step 6, secure mode only: wait for a SASL login over TLS, then tell the
+	# tests where the listener and the client files are.
+	if secure_mode; then
+		wait_sasl_ssl_ready "$pid" "$deadline"
+		write_secure_env
+		log "SASL_SSL listener ready on $sasl_ssl_bootstrap; client settings in $secure_env_file"
+	fi
+
 	log "broker ready on $bootstrap"
 	printf '%s\n' "$bootstrap"
 }
 
 cmd_stop() {
 	[[ $KAFKA_STOP_TIMEOUT =~ ^[0-9]+$ ]] || die "invalid KAFKA_STOP_TIMEOUT '$KAFKA_STOP_TIMEOUT': expected whole seconds"
+	# secure.env goes first, so no test reads it while the broker shuts down.
+	rm -f "$secure_env_file"
 	local pid
 	if ! pid=$(broker_pid); then
 		rm -f "$pid_file"

@@ -95,7 +95,9 @@ type Generated struct {
 // message carries the headers "run" and "seq".
 func Generate(corpus [][]byte, opts Options) ([]Generated, error) {
 	rng := rand.New(rand.NewPCG(opts.Seed, opts.Seed^0x9e3779b97f4a7c15))
-	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	// Record timestamps start now: the broker deletes records older than its
+	// retention, and the end-to-end latency counts from them.
+	base := time.Now().Truncate(time.Millisecond)
 	var out []Generated
 	var originals []int // indexes into out
 
