@@ -7,6 +7,11 @@ GO          ?= go
 BROKER      := tests/kafka/broker.sh
 export KAFKA_PORT      ?= 19092
 export KAFKA_BOOTSTRAP ?= 127.0.0.1:$(KAFKA_PORT)
+KDD_CACHE   ?= $(HOME)/.cache/kafka-deduplicator
+# Written by `KAFKA_SECURE=1 broker.sh start`: the SASL_SSL listener's address,
+# certificates and credentials, read by the TLS and SASL tests.
+export KAFKA_SECURE_ENV      ?= $(KDD_CACHE)/broker-$(KAFKA_PORT)/secure.env
+export KAFKA_BROKER_PID_FILE ?= $(KDD_CACHE)/broker-$(KAFKA_PORT)/broker.pid
 VERSION     ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 FUZZTIME    ?= 10s
 
@@ -26,14 +31,14 @@ test: deps
 	$(GO) vet ./...
 	$(GO) test -count=1 ./pipeline/... ./stages/... ./storage/...
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./stages
-	$(BROKER) start
+	KAFKA_SECURE=1 $(BROKER) start
 	status=0; $(GO) test -count=1 -p 1 -timeout 20m -v ./tests/... || status=1; $(BROKER) stop; exit $$status
 
 unit: deps
 	$(GO) test -count=1 ./pipeline/... ./stages/... ./storage/...
 
 integration: deps
-	$(BROKER) start
+	KAFKA_SECURE=1 $(BROKER) start
 	status=0; $(GO) test -count=1 -p 1 -timeout 20m -v ./tests/... || status=1; $(BROKER) stop; exit $$status
 
 fuzz: deps

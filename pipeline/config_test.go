@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -275,5 +276,105 @@ func TestParseByteSize(t *testing.T) {
 		if _, err := ParseByteSize(bad); err == nil {
 			t.Errorf("ParseByteSize(%q) succeeded, want an error", bad)
 		}
+	}
+}
+
+func TestConfigSideTopicsAndPolicies(t *testing.T) {
+	tests := []struct {
+		name  string
+		topic string
+		wants []string // empty: valid
+	}{
+		{name: "defaults", topic: `source = "a"`},
+		{name: "dead letter", topic: "source = \"a\"\nundecodable = \"dead-letter\"\ndead_letter_topic = \"a-dlq\"\nduplicates_topic = \"a-dups\""},
+		{name: "drop", topic: "source = \"a\"\nundecodable = \"drop\""},
+		{name: "unknown policy", topic: "source = \"a\"\nundecodable = \"ignore\"", wants: []string{`topics[0].undecodable = "ignore"`, "dead-letter"}},
+		{name: "dead letter without topic", topic: "source = \"a\"\nundecodable = \"dead-letter\"", wants: []string{"missing topics[0].dead_letter_topic"}},
+		{name: "dead letter topic unused", topic: "source = \"a\"\ndead_letter_topic = \"x\"", wants: []string{"topics[0].dead_letter_topic", "only used with"}},
+		{name: "duplicates topic is source", topic: "source = \"a\"\nduplicates_topic = \"a\"", wants: []string{`topics[0].duplicates_topic = "a"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := LoadConfig(writeConfig(t, "[[topics]]\n"+tt.topic+"\n"), envFrom(nil))
+			if len(tt.wants) == 0 {
+				if err != nil {
+					t.Fatalf("LoadConfig: %v", err)
+				}
+				if cfg.Topics[0].Undecodable == "" {
+					t.Error("undecodable policy has no default")
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("LoadConfig accepted the config, want an error containing %q", tt.wants)
+			}
+			for _, want := range tt.wants {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q does not contain %q", err, want)
+				}
+			}
+		})
+	}
+}
+
+func TestConfigSecurity(t *testing.T) {
+	dir := t.TempDir()
+	passwordFile := filepath.Join(dir, "password")
+	if err := os.WriteFile(passwordFile, []byte("from-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	caFile := filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(caFile, []byte("not used here"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("password file", func(t *testing.T) {
+		cfg, err := LoadConfig(writeConfig(t, fmt.Sprintf("[kafka.sasl]\nmechanism = \"PLAIN\"\nusername = \"u\"\npassword_file = %q\n", passwordFile)), envFrom(nil))
+		if err != nil {
+			t.Fatalf("LoadConfig: %v", err)
+		}
+		got, err := cfg.Kafka.SASL.SASLPassword()
+		if err != nil || got != "from-file" {
+			t.Errorf("password = %q, %v; want %q", got, err, "from-file")
+		}
+	})
+	t.Run("password env", func(t *testing.T) {
+		cfg, err := LoadConfig(writeConfig(t, "[kafka.sasl]\nmechanism = \"SCRAM-SHA-256\"\nusername = \"u\"\npassword_env = \"MY_SECRET\"\n"),
+			envFrom(map[string]string{"MY_SECRET": "from-env"}))
+		if err != nil {
+			t.Fatalf("LoadConfig: %v", err)
+		}
+		if got := cfg.Kafka.SASL.Password; got != "from-env" {
+			t.Errorf("password = %q, want %q", got, "from-env")
+		}
+		if got := cfg.Redacted().Kafka.SASL.Password; got != "REDACTED" {
+			t.Errorf("redacted password = %q, want REDACTED", got)
+		}
+		if cfg.Kafka.SASL.Password != "from-env" {
+			t.Error("Redacted changed the original config")
+		}
+	})
+	t.Run("password env unset", func(t *testing.T) {
+		_, err := LoadConfig(writeConfig(t, "[kafka.sasl]\nmechanism = \"PLAIN\"\nusername = \"u\"\npassword_env = \"MY_SECRET\"\n"), envFrom(nil))
+		if err == nil || !strings.Contains(err.Error(), "MY_SECRET") {
+			t.Errorf("error = %v, want one naming MY_SECRET", err)
+		}
+	})
+	for _, bad := range []struct{ name, text, want string }{
+		{"unknown mechanism", "[kafka.sasl]\nmechanism = \"GSSAPI\"\nusername = \"u\"\npassword = \"p\"\n", `kafka.sasl.mechanism = "GSSAPI"`},
+		{"no username", "[kafka.sasl]\nmechanism = \"PLAIN\"\npassword = \"p\"\n", "missing kafka.sasl.username"},
+		{"no password", "[kafka.sasl]\nmechanism = \"PLAIN\"\nusername = \"u\"\n", "missing SASL password"},
+		{"two passwords", fmt.Sprintf("[kafka.sasl]\nmechanism = \"PLAIN\"\nusername = \"u\"\npassword = \"p\"\npassword_file = %q\n", passwordFile), "more than once"},
+		{"credentials without mechanism", "[kafka.sasl]\nusername = \"u\"\n", "mechanism is empty"},
+		{"tls settings without enabled", fmt.Sprintf("[kafka.tls]\nca_file = %q\n", caFile), "kafka.tls.enabled is false"},
+		{"tls missing ca", "[kafka.tls]\nenabled = true\nca_file = \"/no/such/ca.pem\"\n", "kafka.tls.ca_file"},
+		{"tls cert without key", fmt.Sprintf("[kafka.tls]\nenabled = true\ncert_file = %q\n", caFile), "set together"},
+	} {
+		t.Run(bad.name, func(t *testing.T) {
+			_, err := LoadConfig(writeConfig(t, bad.text), envFrom(nil))
+			if err == nil || !strings.Contains(err.Error(), bad.want) {
+				t.Errorf("error = %v, want one containing %q", err, bad.want)
+			}
+		})
 	}
 }

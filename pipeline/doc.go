@@ -5,22 +5,22 @@
 // A lane is a chain of goroutines joined by bounded channels that carry
 // batches of messages:
 //
-//	fetch → decode → key → dedup (RocksDB) → produce → commit
+//		fetch → decode → key → dedup (RocksDB) → produce → commit
 //
-//   - fetch reads the partition in offset order, takes one in-flight token per
-//     message from the process-wide limit, and cuts batches of at most
-//     pipeline.batch_size from whatever has arrived, without waiting to fill
-//     them.
-//   - decode parses each value with the pair's format; key turns the decoded
-//     fields into a 128-bit digest.
-//   - dedup sends all digests of the batch to the partition's store in one
-//     lookup-and-insert (one MultiGet, one WriteBatch).
-//   - produce writes the unique events, and the undecodable ones, to the
-//     output topic with acks from all in-sync replicas, retrying with backoff.
-//   - commit records the batch's end as the lane's done offset and returns the
-//     in-flight tokens; a committer per generation sends done offsets to the
-//     group coordinator every pipeline.commit_interval and once more when the
-//     generation ends.
+//	  - fetch reads the partition in offset order, takes one in-flight token per
+//	    message from the process-wide limit, and cuts batches of at most
+//	    pipeline.batch_size from whatever has arrived, without waiting to fill
+//	    them.
+//	  - decode parses each value with the pair's format; key turns the decoded
+//	    fields into a 128-bit digest.
+//	  - dedup sends all digests of the batch to the partition's store in one
+//	    lookup-and-insert (one MultiGet, one WriteBatch).
+//	  - produce writes the unique events, and the undecodable ones, to the
+//	    output topic with acks from all in-sync replicas, retrying with backoff.
+//	  - commit records the batch's end as the lane's done offset and returns the
+//	    in-flight tokens; a committer per generation sends done offsets to the
+//	    group coordinator every pipeline.commit_interval and once more when the
+//	    generation ends.
 //
 // Invariants that the code below keeps:
 //

@@ -123,7 +123,7 @@ func newLaneFixture(t *testing.T, start int64) *laneFixture {
 		topic: "in", partition: 0, start: start,
 		fetcher: f.fetcher, decoder: decoder, store: f.store, output: sink{topic: "out", producer: f.producer},
 		undecodable: UndecodableForward,
-		inflight: f.inflight, batchSize: 10,
+		inflight:    f.inflight, batchSize: 10,
 		drainTimeout: 2 * time.Second, backoffMax: 20 * time.Millisecond,
 		log: log, metrics: metrics.lane("in", 0), stages: metrics.stages,
 		undecodableLog: newRateLimitedLogger(log, time.Second, 1),

@@ -1,7 +1,9 @@
 package stages
 
 import (
+	"encoding/binary"
 	"fmt"
+	"math/bits"
 	"unicode/utf8"
 )
 
@@ -175,47 +177,102 @@ func skipEmbeddedScalar(b []byte, i int) int {
 
 // skipEmbeddedContainer returns the offset just after the bracket that closes
 // the embedded array or object whose content starts at b[i]. closer is ']'
-// or '}', and depth counts this array or object.
-func skipEmbeddedContainer(b []byte, i int, closer rune, depth int) (int, error) {
-	if depth > maxNestingDepth {
-		return 0, &syntaxError{"nesting deeper than 10000 levels", i}
-	}
+// or '}', and depth counts this array or object. It works like
+// skipContainer, where the embedded text's quotes are \" and the only
+// escape inside its strings that matters is \\, its backslash.
+func skipEmbeddedContainer(b []byte, i int, closer byte, depth int) (int, error) {
+	stack := newBracketStack(closer, depth)
+	var inString uint64 // all ones inside a string of the embedded text
+	var carry uint64    // 0x80 when the last word ended with the \ of a \"
 	for {
-		for i < len(b) && !stopBytes[b[i]] {
-			i++
-		}
-		if i >= len(b) || b[i] == '"' {
-			return 0, &syntaxError{"unexpected end of input in array or object", i}
+		// Common case: every backslash in these eight bytes is followed by
+		// a quote, and every quote follows a backslash. Each \" starts or
+		// ends a string, and only brackets outside strings count. A byte
+		// wrongly flagged by byteMask breaks the pattern.
+		if i+8 <= len(b) {
+			x := binary.LittleEndian.Uint64(b[i:])
+			backslashes := byteMask(x, '\\')
+			quotes := byteMask(x, '"')
+			if quotes == backslashes<<8|carry {
+				carry = backslashes >> 56
+				inside := prefixXOR(quotes) ^ inString
+				for m := bracketMask(x) &^ backslashes &^ inside; m != 0; m &= m - 1 {
+					p := i + bits.TrailingZeros64(m)>>3
+					if end, err := stack.bracket(b[p], p); end || err != nil {
+						return p + 1, err
+					}
+				}
+				inString = -(inside >> 63)
+				i += 8
+				continue
+			}
 		}
 
-		// Brackets and quotes are plain bytes or, rarely, \u escapes.
-		c, next := rune(b[i]), i+1
-		if c == '\\' {
-			var err error
-			if c, next, err = decodeEscape(b, i); err != nil {
-				// Invalid, but inside a skipped value.
-				c, next = 0, i+2
-			}
+		// Otherwise go character by character to the end of these eight
+		// bytes, or just past it when an escape crosses it. The character
+		// before i is then never the start of an escape.
+		if carry != 0 {
+			// The word before ended with a backslash and this one starts
+			// with the quote of that \". Take them together.
+			i--
+			carry = 0
 		}
-		var err error
-		switch c {
-		case '"':
-			i, err = skipEmbeddedString(b, next)
-		case '{':
-			i, err = skipEmbeddedContainer(b, next, '}', depth+1)
-		case '[':
-			i, err = skipEmbeddedContainer(b, next, ']', depth+1)
-		case '}', ']':
-			if c != closer {
-				return 0, &syntaxError{fmt.Sprintf("invalid character %q, expected %q", c, closer), i}
+		if i >= len(b) {
+			return 0, &syntaxError{"unexpected end of input in array or object", len(b)}
+		}
+		for stop := i + 8; i < stop; {
+			if i >= len(b) || b[i] == '"' {
+				return 0, &syntaxError{"unexpected end of input in array or object", i}
 			}
-			return next, nil
-		default:
+			c, next := b[i], i+1
+			if c == '\\' {
+				var err error
+				if c, next, err = embeddedEscape(b, i, inString != 0); err != nil {
+					return 0, err
+				}
+			}
+			switch {
+			case c == '"':
+				inString = ^inString
+			case inString == 0:
+				if end, err := stack.bracket(c, i); end || err != nil {
+					return next, err
+				}
+			}
 			i = next
 		}
-		if err != nil {
-			return 0, err
+	}
+}
+
+// embeddedEscape handles the escape of the data string at b[p] == '\\'
+// inside a skipped value, other than \". It returns the character that
+// matters at this point of the embedded text ('"', a bracket, or 0 for
+// any other) and the offset after what it consumed. In a string of the
+// embedded text, \\ escapes the next character, which is consumed too.
+func embeddedEscape(b []byte, p int, inString bool) (byte, int, error) {
+	r, next, err := decodeEscape(b, p)
+	if err != nil {
+		// Invalid, but inside a skipped value.
+		return 0, p + 2, nil
+	}
+	switch {
+	case r == '\\' && inString:
+		switch {
+		case next >= len(b) || b[next] == '"':
+			return 0, 0, &syntaxError{"unexpected end of input in string", next}
+		case b[next] == '\\':
+			// The escaped character is itself an escape of the data string.
+			if _, next, err = decodeEscape(b, next); err != nil {
+				next += 2
+			}
+			return 0, next, nil
+		default:
+			return 0, next + 1, nil
 		}
+	case r == '"' || r == '{' || r == '}' || r == '[' || r == ']':
+		return byte(r), next, nil
+	default:
+		return 0, next, nil
 	}
 }
 

@@ -20,16 +20,6 @@ import (
 // The caller still checks the separator after the value, so a skipped value
 // cannot hide a broken member list around it.
 
-// stopBytes marks the bytes that end a run of plain bytes inside a skipped
-// array or object: quotes, brackets and the backslash, which starts an escape
-// in an embedded JSON text (see decode_embedded.go).
-var stopBytes = func() (t [256]bool) {
-	for _, c := range []byte("\"\\[]{}") {
-		t[c] = true
-	}
-	return t
-}()
-
 // scalarBytes marks the bytes that continue a skipped scalar.
 var scalarBytes = func() (t [256]bool) {
 	for c := range t {
@@ -40,6 +30,94 @@ var scalarBytes = func() (t [256]bool) {
 	}
 	return t
 }()
+
+// Masks of one word of eight bytes, for the skip loops. Each sets the high
+// bit of the bytes it finds. byteMask can also flag a byte one above the
+// searched value when it directly follows a match (the borrow of the
+// subtraction), so callers either check the byte or rely on a pattern that
+// such a byte breaks.
+const low7 = 0x7f7f7f7f7f7f7f7f
+
+func byteMask(x uint64, c byte) uint64 {
+	v := x ^ ones*uint64(c)
+	return (v - ones) &^ v & highs
+}
+
+// exactByteMask is byteMask without the wrongly flagged bytes.
+func exactByteMask(x uint64, c byte) uint64 {
+	v := x ^ ones*uint64(c)
+	return ^((v&low7 + low7) | v) & highs
+}
+
+// bracketMask finds '[', ']', '{' and '}', and also '\\' and '|'. OR-ing 0x20
+// turns '[', '\\' and ']' into '{', '|' and '}', so one range test finds
+// all six. Adding to the low seven bits never carries into the next byte,
+// so the range test is exact.
+func bracketMask(x uint64) uint64 {
+	y := x | ones*0x20
+	low := y & low7
+	return (low + ones*(0x80-'{')) &^ (low + ones*(0x80-'}'-1)) &^ y & highs
+}
+
+// prefixXOR sets the high bit of byte k when the high bits of bytes 0 to k
+// of m have odd parity.
+func prefixXOR(m uint64) uint64 {
+	m ^= m << 8
+	m ^= m << 16
+	return m ^ m<<32
+}
+
+// bracketStack tracks the arrays and objects open inside a skipped value.
+type bracketStack struct {
+	// level is the number of open arrays and objects; the skipped one is
+	// level 1. depth is the nesting depth of level 1 in the document.
+	level, depth int
+	// Bit k of arrays is set when level k+1 from the top is an array. deep
+	// keeps the bits of levels below the 64 that arrays holds.
+	arrays uint64
+	deep   []byte
+}
+
+func newBracketStack(closer byte, depth int) bracketStack {
+	s := bracketStack{level: 1, depth: depth}
+	if closer == ']' {
+		s.arrays = 1
+	}
+	return s
+}
+
+// push opens the array or object that c, '[' or '{', starts at offset p.
+func (s *bracketStack) push(c byte, p int) error {
+	if s.depth+s.level > maxNestingDepth {
+		return &syntaxError{msg: "nesting deeper than 10000 levels", offset: p}
+	}
+	if s.level >= 64 {
+		s.deep = append(s.deep, byte(s.arrays>>63))
+	}
+	s.level++
+	s.arrays = s.arrays<<1 | uint64(c>>5&1^1) // '[' is 0x5b, '{' is 0x7b
+	return nil
+}
+
+// pop closes the innermost array or object with c, ']' or '}', at offset p,
+// and reports whether that closed the skipped value.
+func (s *bracketStack) pop(c byte, p int) (bool, error) {
+	if isArray := s.arrays&1 == 1; isArray != (c == ']') {
+		closer := byte('}')
+		if isArray {
+			closer = ']'
+		}
+		return false, &syntaxError{msg: fmt.Sprintf("invalid character %q, expected %q", c, closer), offset: p}
+	}
+	s.level--
+	s.arrays >>= 1
+	if s.level >= 64 {
+		last := len(s.deep) - 1
+		s.arrays |= uint64(s.deep[last]) << 63
+		s.deep = s.deep[:last]
+	}
+	return s.level == 0, nil
+}
 
 // indexQuoteOrBackslash returns the offset of the first '"' or '\' at or after
 // i in b, or len(b). It tests eight bytes at a time.
@@ -113,35 +191,56 @@ func skipScalar(b []byte, i int) int {
 // array or object whose content starts at b[i]. closer is ']' or '}', and
 // depth counts this array or object.
 func skipContainer(b []byte, i int, closer byte, depth int) (int, error) {
-	if depth > maxNestingDepth {
-		return 0, &syntaxError{msg: "nesting deeper than 10000 levels", offset: i}
-	}
+	stack := newBracketStack(closer, depth)
+	var inString uint64 // all ones inside a string
 	for {
-		for i < len(b) && !stopBytes[b[i]] {
-			i++
-		}
-		if i >= len(b) {
-			return 0, &syntaxError{msg: "unexpected end of input in array or object", offset: i}
-		}
-		var err error
-		switch c := b[i]; c {
-		case '"':
-			i, err = skipString(b, i+1)
-		case '{':
-			i, err = skipContainer(b, i+1, '}', depth+1)
-		case '[':
-			i, err = skipContainer(b, i+1, ']', depth+1)
-		case '}', ']':
-			if c != closer {
-				return 0, &syntaxError{msg: fmt.Sprintf("invalid character %q, expected %q", c, closer), offset: i}
+		// Common case: eight bytes without a backslash. Quotes start and end
+		// strings, and only brackets outside strings count.
+		if i+8 <= len(b) {
+			x := binary.LittleEndian.Uint64(b[i:])
+			if byteMask(x, '\\') == 0 {
+				inside := prefixXOR(exactByteMask(x, '"')) ^ inString
+				for m := bracketMask(x) &^ inside; m != 0; m &= m - 1 {
+					p := i + bits.TrailingZeros64(m)>>3
+					if end, err := stack.bracket(b[p], p); end || err != nil {
+						return p + 1, err
+					}
+				}
+				inString = -(inside >> 63)
+				i += 8
+				continue
 			}
-			return i + 1, nil
-		default:
-			// A backslash outside a string is invalid but inside a skipped value.
-			i++
 		}
-		if err != nil {
-			return 0, err
+
+		// Otherwise go byte by byte to the end of these eight bytes.
+		if i >= len(b) {
+			return 0, &syntaxError{msg: "unexpected end of input in array or object", offset: len(b)}
+		}
+		for stop := i + 8; i < stop && i < len(b); {
+			c := b[i]
+			switch {
+			case c == '"':
+				inString = ^inString
+			case c == '\\' && inString != 0:
+				i++
+			case inString == 0:
+				if end, err := stack.bracket(c, i); end || err != nil {
+					return i + 1, err
+				}
+			}
+			i++
 		}
 	}
+}
+
+// bracket applies c at offset p to the stack when c is a bracket, and
+// reports whether it closed the skipped value.
+func (s *bracketStack) bracket(c byte, p int) (bool, error) {
+	switch c {
+	case '{', '[':
+		return false, s.push(c, p)
+	case '}', ']':
+		return s.pop(c, p)
+	}
+	return false, nil
 }

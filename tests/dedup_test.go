@@ -29,6 +29,10 @@ type setup struct {
 	output  string
 	group   string
 	store   string
+	// hosts and kafkaTables, when set, make the deduplicator connect to
+	// another listener: kafkaTables holds [kafka.tls] and [kafka.sasl].
+	hosts       string
+	kafkaTables string
 }
 
 func newSetup(t *testing.T, name string) *setup {
@@ -54,8 +58,13 @@ func newSetup(t *testing.T, name string) *setup {
 	return s
 }
 
-// config returns config text for one pair; extra is appended verbatim.
+// config returns config text for one pair; extra is appended to the pair's
+// [[topics]] table.
 func (s *setup) config(extra string) string {
+	hosts := s.hosts
+	if hosts == "" {
+		hosts = s.cluster.Addr
+	}
 	return fmt.Sprintf(`
 [kafka]
 hosts = [%q]
@@ -63,7 +72,7 @@ consumer_group = "dedup"
 session_timeout = "10s"
 heartbeat_interval = "1s"
 rebalance_timeout = "20s"
-
+%s
 [store]
 path = %q
 
@@ -76,7 +85,7 @@ shutdown_timeout = "10s"
 [[topics]]
 source = %q
 output = %q
-%s`, s.cluster.Addr, s.store, s.source, s.output, extra)
+%s`, hosts, s.kafkaTables, s.store, s.source, s.output, extra)
 }
 
 func loadCorpus(t *testing.T) [][]byte {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs and checks what building and testing kafka-deduplicator needs:
 #   - Debian's librocksdb-dev (headers and library for the grocksdb cgo
-#     bindings), installed with apt-get when dpkg reports it missing;
+#     bindings) and openssl (test certificates), installed with apt-get when
+#     dpkg reports them missing;
 #   - java 17 or newer and mvn, which tests/kafka/broker.sh uses to fetch and
 #     run the Kafka broker;
 #   - go.
@@ -65,7 +66,8 @@ main() {
 
 	command -v dpkg-query >/dev/null ||
 		die "dpkg-query not found: this script installs Debian packages; on another system install the RocksDB development files (headers and librocksdb) by hand"
-	install_debian_packages librocksdb-dev
+	# openssl makes the certificates of the broker's SASL_SSL listener.
+	install_debian_packages librocksdb-dev openssl
 
 	check_java
 	command -v mvn >/dev/null || die "mvn not found on PATH: install Maven, for example: apt-get install -y maven"
