@@ -1,9 +1,8 @@
 package stages
 
 import (
-	"encoding/binary"
+	"bytes"
 	"fmt"
-	"math/bits"
 	"unicode/utf8"
 )
 
@@ -105,51 +104,88 @@ func skipEmbeddedValue(b []byte, i, depth int) (int, error) {
 // skipEmbeddedString returns the offset just after the closing \" of the
 // embedded string whose content starts at b[i].
 func skipEmbeddedString(b []byte, i int) (int, error) {
-	for {
-		i = indexQuoteOrBackslash(b, i)
-		if i >= len(b) || b[i] == '"' {
-			return 0, &syntaxError{"unexpected end of input in string", i}
-		}
-		if i+1 >= len(b) {
-			return 0, &syntaxError{"unexpected end of input in string", len(b)}
-		}
+	if end, quotes, ok := embeddedStringEnd(b, i); ok && countQuotes(b[i:end]) == quotes {
+		return end, nil
+	}
+	return skipEmbeddedStringExact(b, i)
+}
 
-		// b[i] starts an escape of the data string.
-		var c rune
+// embeddedStringEnd finds the end of the embedded string whose content
+// starts at b[i] quickly, by jumping from one backslash to the next. It does
+// not look for a bare '"' between them, which would end the data string:
+// the caller checks that the range holds no quotes besides the returned
+// number of quotes that belong to escapes. It returns ok == false for a
+// string that ends the data string or b.
+func embeddedStringEnd(b []byte, i int) (end, quotes int, ok bool) {
+	for {
+		j := bytes.IndexByte(b[i:], '\\')
+		if j < 0 || i+j+1 >= len(b) {
+			return 0, 0, false
+		}
+		i += j
 		switch b[i+1] {
 		case '"':
-			return i + 2, nil
+			return i + 2, quotes + 1, true
 		case '\\':
-			c, i = '\\', i+2
+			// A backslash of the embedded text, which escapes the next
+			// character, itself often an escape of the data string.
+			i += 2
+			switch {
+			case i >= len(b) || b[i] == '"':
+				return 0, 0, false
+			case b[i] != '\\':
+				i++
+			case i+1 < len(b) && b[i+1] == 'u':
+				i += 6
+			default:
+				if i+1 < len(b) && b[i+1] == '"' {
+					quotes++
+				}
+				i += 2
+			}
 		case 'u':
 			r, next, err := decodeEscape(b, i)
-			if err != nil {
-				// Invalid, but inside a skipped string.
-				i += 2
-				continue
+			switch {
+			case err != nil:
+				return 0, 0, false
+			case r == '"':
+				return next, quotes, true
+			case r == '\\':
+				// Rare enough for the exact loop.
+				return 0, 0, false
 			}
-			if r == '"' {
-				return next, nil
-			}
-			c, i = r, next
+			i = next
 		default:
 			i += 2
 		}
+	}
+}
 
-		// A backslash of the embedded text escapes the next character,
-		// which may itself be an escape of the data string.
-		if c == '\\' {
-			switch {
-			case i >= len(b) || b[i] == '"':
-				return 0, &syntaxError{"unexpected end of input in string", i}
-			case b[i] == '\\' && i+1 < len(b) && b[i+1] == 'u':
-				i += 6
-			case b[i] == '\\':
-				i += 2
-			default:
-				i++
-			}
+// countQuotes returns the number of '"' bytes in b.
+func countQuotes(b []byte) int {
+	return bytes.Count(b, quoteByte)
+}
+
+var quoteByte = []byte{'"'}
+
+// skipEmbeddedStringExact is skipEmbeddedString one character at a time.
+func skipEmbeddedStringExact(b []byte, i int) (int, error) {
+	for {
+		if i >= len(b) || b[i] == '"' {
+			return 0, &syntaxError{"unexpected end of input in string", i}
 		}
+		if b[i] != '\\' {
+			i++
+			continue
+		}
+		c, next, err := embeddedEscape(b, i, true)
+		if err != nil {
+			return 0, err
+		}
+		if c == '"' {
+			return next, nil
+		}
+		i = next
 	}
 }
 
@@ -177,70 +213,89 @@ func skipEmbeddedScalar(b []byte, i int) int {
 
 // skipEmbeddedContainer returns the offset just after the bracket that closes
 // the embedded array or object whose content starts at b[i]. closer is ']'
-// or '}', and depth counts this array or object. It works like
-// skipContainer, where the embedded text's quotes are \" and the only
-// escape inside its strings that matters is \\, its backslash.
+// or '}', and depth counts this array or object.
 func skipEmbeddedContainer(b []byte, i int, closer byte, depth int) (int, error) {
-	stack := newBracketStack(closer, depth)
-	var inString uint64 // all ones inside a string of the embedded text
-	var carry uint64    // 0x80 when the last word ended with the \ of a \"
-	for {
-		// Common case: every backslash in these eight bytes is followed by
-		// a quote, and every quote follows a backslash. Each \" starts or
-		// ends a string, and only brackets outside strings count. A byte
-		// wrongly flagged by byteMask breaks the pattern.
-		if i+8 <= len(b) {
-			x := binary.LittleEndian.Uint64(b[i:])
-			backslashes := byteMask(x, '\\')
-			quotes := byteMask(x, '"')
-			if quotes == backslashes<<8|carry {
-				carry = backslashes >> 56
-				inside := prefixXOR(quotes) ^ inString
-				for m := bracketMask(x) &^ backslashes &^ inside; m != 0; m &= m - 1 {
-					p := i + bits.TrailingZeros64(m)>>3
-					if end, err := stack.bracket(b[p], p); end || err != nil {
-						return p + 1, err
-					}
-				}
-				inString = -(inside >> 63)
-				i += 8
-				continue
-			}
-		}
+	if end, quotes, ok := embeddedContainerEnd(b, i, closer, depth); ok && countQuotes(b[i:end]) == quotes {
+		return end, nil
+	}
+	return skipEmbeddedContainerExact(b, i, closer, depth)
+}
 
-		// Otherwise go character by character to the end of these eight
-		// bytes, or just past it when an escape crosses it. The character
-		// before i is then never the start of an escape.
-		if carry != 0 {
-			// The word before ended with a backslash and this one starts
-			// with the quote of that \". Take them together.
-			i--
-			carry = 0
-		}
-		if i >= len(b) {
-			return 0, &syntaxError{"unexpected end of input in array or object", len(b)}
-		}
-		for stop := i + 8; i < stop; {
-			if i >= len(b) || b[i] == '"' {
-				return 0, &syntaxError{"unexpected end of input in array or object", i}
+// embeddedClass sorts the bytes that matter between the strings of a
+// skipped embedded value.
+var embeddedClass = func() (t [256]uint8) {
+	t['\\'] = 1
+	t['"'] = 2
+	t['['], t['{'] = 3, 3
+	t[']'], t['}'] = 4, 4
+	return t
+}()
+
+// embeddedContainerEnd is the quick part of skipEmbeddedContainer. Like
+// embeddedStringEnd, it returns the number of quotes that belong to escapes
+// for the caller's check, and ok == false for anything unusual: a bare '"',
+// an escape outside strings other than \", or invalid nesting.
+func embeddedContainerEnd(b []byte, i int, closer byte, depth int) (end, quotes int, ok bool) {
+	stack := newBracketStack(closer, depth)
+	for i < len(b) {
+		switch embeddedClass[b[i]] {
+		case 0:
+			i++
+		case 1:
+			if i+1 >= len(b) || b[i+1] != '"' {
+				return 0, 0, false
 			}
-			c, next := b[i], i+1
-			if c == '\\' {
-				var err error
-				if c, next, err = embeddedEscape(b, i, inString != 0); err != nil {
-					return 0, err
-				}
+			end, n, ok := embeddedStringEnd(b, i+2)
+			if !ok {
+				return 0, 0, false
 			}
-			switch {
-			case c == '"':
-				inString = ^inString
-			case inString == 0:
-				if end, err := stack.bracket(c, i); end || err != nil {
-					return next, err
-				}
+			i, quotes = end, quotes+1+n
+		case 2:
+			return 0, 0, false
+		case 3:
+			if stack.push(b[i], i) != nil {
+				return 0, 0, false
 			}
-			i = next
+			i++
+		case 4:
+			closed, err := stack.pop(b[i], i)
+			if err != nil {
+				return 0, 0, false
+			}
+			i++
+			if closed {
+				return i, quotes, true
+			}
 		}
+	}
+	return 0, 0, false
+}
+
+// skipEmbeddedContainerExact is skipEmbeddedContainer one character at a
+// time.
+func skipEmbeddedContainerExact(b []byte, i int, closer byte, depth int) (int, error) {
+	stack := newBracketStack(closer, depth)
+	inString := false
+	for {
+		if i >= len(b) || b[i] == '"' {
+			return 0, &syntaxError{"unexpected end of input in array or object", i}
+		}
+		c, next := b[i], i+1
+		if c == '\\' {
+			var err error
+			if c, next, err = embeddedEscape(b, i, inString); err != nil {
+				return 0, err
+			}
+		}
+		switch {
+		case c == '"':
+			inString = !inString
+		case !inString:
+			if closed, err := stack.bracket(c, i); closed || err != nil {
+				return next, err
+			}
+		}
+		i = next
 	}
 }
 
