@@ -50,6 +50,27 @@ demo: build
 	$(BROKER) start
 	status=0; $(GO) run ./tests/demo -binary bin/kafka-deduplicator -config config.toml || status=1; $(BROKER) stop; exit $$status
 
+# Throughput of pass-through and deduplication side by side on one broker
+# and one input, with Kafka's own perf tools as the broker's ceiling;
+# tests/bench/doc.go defines every number. Results go to $(BENCH_OUT). The
+# broker is stopped also when the bench fails or is interrupted.
+BENCH_EVENTS         ?= 1000000
+BENCH_PARTITIONS     ?= 8
+BENCH_PREFILL        ?= 10000000
+BENCH_DUPLICATE_RATE ?= 0.2
+BENCH_OUT            ?= /tmp/kafka-deduplicator-bench
+BENCH_FLAGS          ?=
+
+.PHONY: bench
+bench: build
+	$(GO) build -o bin/loadgen ./tests/loadgen
+	$(GO) build -o bin/bench ./tests/bench
+	$(BROKER) start
+	trap '$(BROKER) stop' EXIT; trap 'exit 130' INT TERM; \
+		bin/bench -binary bin/kafka-deduplicator -loadgen bin/loadgen -config config.toml \
+		-events $(BENCH_EVENTS) -partitions $(BENCH_PARTITIONS) -prefill $(BENCH_PREFILL) \
+		-duplicate-rate $(BENCH_DUPLICATE_RATE) -out $(BENCH_OUT) $(BENCH_FLAGS)
+
 broker-start:
 	$(BROKER) start
 

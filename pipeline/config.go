@@ -120,6 +120,11 @@ type PipelineConfig struct {
 	// BatchSize is the most messages one lane moves through its stages at
 	// once. Default 500, or MaxInFlightMessages when that is smaller.
 	BatchSize int `toml:"batch_size"`
+	// WritesInFlight bounds the batches of one lane whose output writes run
+	// at once. Default 4. With more than 1, a batch can reach an output
+	// partition before the batch read just before it; offsets are still
+	// committed in order.
+	WritesInFlight int `toml:"writes_in_flight"`
 	// CommitInterval is how often done offsets are committed. Default 1s.
 	// Offsets are also committed when a generation ends and on shutdown.
 	CommitInterval Duration `toml:"commit_interval"`
@@ -145,6 +150,10 @@ type MetricsConfig struct {
 	// LivenessTimeout is how long a lane may hold fetched messages without
 	// finishing a batch before /_liveness fails. Default 2m.
 	LivenessTimeout Duration `toml:"liveness_timeout"`
+	// Pprof serves Go's profiler under /debug/pprof/ on the same address.
+	// Default false: profiles expose internals, so enable it only where the
+	// address is not reachable from outside.
+	Pprof bool `toml:"pprof"`
 }
 
 // LogConfig holds the log output settings.
@@ -343,6 +352,7 @@ func (c *Config) FillDefaults() {
 	if c.Pipeline.BatchSize == 0 {
 		c.Pipeline.BatchSize = min(500, max(c.Pipeline.MaxInFlightMessages, 1))
 	}
+	setDefault(&c.Pipeline.WritesInFlight, 4)
 	setDefault(&c.Pipeline.CommitInterval, Duration(time.Second))
 	setDefault(&c.Pipeline.ShutdownTimeout, Duration(20*time.Second))
 	setDefault(&c.Pipeline.ProduceBackoffMax, Duration(5*time.Second))
@@ -414,6 +424,9 @@ func (c *Config) Validate() error {
 	if c.Pipeline.BatchSize <= 0 || c.Pipeline.BatchSize > c.Pipeline.MaxInFlightMessages {
 		bad("pipeline.batch_size", c.Pipeline.BatchSize,
 			fmt.Sprintf("want a positive integer no larger than pipeline.max_in_flight_messages (%d)", c.Pipeline.MaxInFlightMessages))
+	}
+	if c.Pipeline.WritesInFlight <= 0 {
+		bad("pipeline.writes_in_flight", c.Pipeline.WritesInFlight, "want a positive integer")
 	}
 	if c.Metrics.Listen != "off" {
 		if _, port, ok := strings.Cut(c.Metrics.Listen, ":"); !ok || port == "" {

@@ -24,14 +24,18 @@
 //
 // Invariants that the code below keeps:
 //
-//  1. Order: within a partition, batches pass every stage in offset order, and
-//     each stage is a single goroutine, so output order follows input order
-//     (except for messages whose first write attempt failed and was retried).
+//  1. Order: within a partition, batches pass every stage up to produce in
+//     offset order, one stage goroutine each, and the commit stage takes
+//     them in that order too. Output writes of up to
+//     pipeline.writes_in_flight batches run at once, so output order follows
+//     input order within a batch, while consecutive batches (and retried
+//     messages) can interleave.
 //  2. A message's key is in the store before its offset can be committed,
 //     because the dedup stage runs before produce and commit.
-//  3. An offset is committed only after every output write of the messages
-//     below it was acknowledged. A batch that cannot be written is never
-//     marked done, and nothing after it in the lane is either.
+//  3. An offset is committed only after every write (output and side topics)
+//     of the messages below it was acknowledged. A batch that cannot be
+//     written is never marked done, and nothing after it in the lane is
+//     either.
 //  4. Committed offsets only move forward within a generation: the done offset
 //     of a lane is the end of its latest finished batch.
 //  5. A replayed message (same key, same offset as the stored first copy) is

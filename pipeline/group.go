@@ -284,6 +284,7 @@ func (p *pairRunner) openLanes(ctx context.Context, log *slog.Logger, assigned [
 			failOpen:       p.cfg.Pipeline.FailOpen,
 			inflight:       p.inflight,
 			batchSize:      p.cfg.Pipeline.BatchSize,
+			writesInFlight: p.cfg.Pipeline.WritesInFlight,
 			drainTimeout:   time.Duration(p.cfg.Pipeline.ShutdownTimeout),
 			backoffMax:     time.Duration(p.cfg.Pipeline.ProduceBackoffMax),
 			log:            laneLog,

@@ -63,6 +63,8 @@ type lane struct {
 
 	inflight  *semaphore.Weighted
 	batchSize int
+	// writesInFlight bounds the batches whose output writes run at once.
+	writesInFlight int
 	// drainTimeout bounds how long batches already fetched may take to finish
 	// once fetching has stopped.
 	drainTimeout time.Duration
@@ -160,19 +162,24 @@ func (l *lane) run(ctx context.Context) error {
 	defer stopFetch()
 	context.AfterFunc(stageCtx, stopFetch)
 
+	// The batch channels are unbuffered: a batch moves on only when the next
+	// stage is ready for it, so fetched messages wait in the batch being cut,
+	// which grows, instead of in many small batches.
 	messages := make(chan kafka.Message, l.batchSize)
-	fetched := make(chan *batch, 1)
-	decoded := make(chan *batch, 1)
-	keyed := make(chan *batch, 1)
-	checked := make(chan *batch, 1)
-	written := make(chan *batch, 1)
+	fetched := make(chan *batch)
+	decoded := make(chan *batch)
+	keyed := make(chan *batch)
+	checked := make(chan *batch)
+	// Up to writesInFlight batches may be written at once; their results
+	// reach the commit stage in batch order.
+	written := make(chan *pendingWrite, l.writesInFlight)
 
 	g.Go(func() error { return l.fetch(fetchCtx, stageCtx, messages) })
 	g.Go(func() error { return l.cutBatches(stageCtx, messages, fetched) })
 	g.Go(func() error { return l.stage(stageCtx, fetched, decoded, l.stages.decode, l.decode) })
 	g.Go(func() error { return l.stage(stageCtx, decoded, keyed, l.stages.key, l.key) })
 	g.Go(func() error { return l.stage(stageCtx, keyed, checked, l.stages.store, l.dedup) })
-	g.Go(func() error { return l.stage(stageCtx, checked, written, l.stages.produce, l.produce) })
+	g.Go(func() error { return l.startWrites(stageCtx, checked, written) })
 	g.Go(func() error { return l.commit(written) })
 	return g.Wait()
 }
@@ -209,36 +216,57 @@ func (l *lane) fetch(ctx, work context.Context, out chan<- kafka.Message) error 
 	}
 }
 
-// cutBatches groups messages into batches of at most batchSize. It never waits
-// to fill a batch: it takes what has arrived, so batches are small when the
-// lane keeps up and grow to batchSize when it falls behind.
+// cutBatches groups messages into batches of at most batchSize. It hands a
+// batch on as soon as the next stage takes it and keeps adding messages until
+// then, so batches are small when the lane keeps up and grow towards
+// batchSize while later stages are busy.
 func (l *lane) cutBatches(work context.Context, in <-chan kafka.Message, out chan<- *batch) error {
 	defer close(out)
-	for first := range in {
-		started := time.Now()
-		b := l.newBatch()
-		b.msgs = append(b.msgs, first)
-	fill:
-		for len(b.msgs) < l.batchSize {
-			select {
-			case msg, ok := <-in:
-				if !ok {
-					break fill
-				}
-				b.msgs = append(b.msgs, msg)
-			default:
-				break fill
-			}
-		}
+	var (
+		b       *batch
+		started time.Time
+	)
+	send := func() bool {
 		l.metrics.consumed.Add(len(b.msgs))
 		l.stages.fetch.UpdateDuration(started)
 		select {
 		case out <- b:
+			b = nil
+			return true
+		case <-work.Done():
+			return false
+		}
+	}
+	for {
+		if b == nil {
+			first, ok := <-in
+			if !ok {
+				return nil
+			}
+			b, started = l.newBatch(), time.Now()
+			b.msgs = append(b.msgs, first)
+		}
+		if len(b.msgs) >= l.batchSize {
+			if !send() {
+				return nil
+			}
+			continue
+		}
+		select {
+		case msg, ok := <-in:
+			if !ok {
+				send()
+				return nil
+			}
+			b.msgs = append(b.msgs, msg)
+		case out <- b:
+			l.metrics.consumed.Add(len(b.msgs))
+			l.stages.fetch.UpdateDuration(started)
+			b = nil
 		case <-work.Done():
 			return nil
 		}
 	}
-	return nil
 }
 
 // stage runs step on every batch from in, records its duration and sends the
@@ -434,11 +462,62 @@ func (l *lane) produce(work context.Context, b *batch) error {
 	return l.write(work, l.deadLetter, b, b.dead)
 }
 
-// commit marks every finished batch done, returns its in-flight tokens and
-// recycles it. It drains in until the previous stage closes it, so tokens are
-// returned even for batches that arrive while the lane is stopping.
-func (l *lane) commit(in <-chan *batch) error {
+// pendingWrite is a batch whose writes run in the background; done receives
+// nil once every write is acknowledged, or the error that ended them.
+type pendingWrite struct {
+	b    *batch
+	done chan error
+}
+
+// startWrites starts the writes of each batch from in without waiting for
+// the previous ones, at most writesInFlight at a time, and passes them on in
+// batch order. It waits for every write it started before it returns.
+func (l *lane) startWrites(work context.Context, in <-chan *batch, out chan<- *pendingWrite) error {
+	defer close(out)
+	var running sync.WaitGroup
+	defer running.Wait()
+	slots := make(chan struct{}, l.writesInFlight)
 	for b := range in {
+		select {
+		case slots <- struct{}{}:
+		case <-work.Done():
+			return nil
+		}
+		w := &pendingWrite{b: b, done: make(chan error, 1)}
+		started := time.Now()
+		running.Add(1)
+		go func() {
+			defer running.Done()
+			err := l.produce(work, b)
+			if err == nil {
+				l.stages.produce.UpdateDuration(started)
+			}
+			<-slots
+			w.done <- err
+		}()
+		select {
+		case out <- w:
+		case <-work.Done():
+			return nil
+		}
+	}
+	return nil
+}
+
+// commit marks every batch done whose writes were acknowledged, in batch
+// order, returns its in-flight tokens and recycles it. After a batch whose
+// writes failed, no later batch is marked done. It drains in until the
+// previous stage closes it, so every write is waited for.
+func (l *lane) commit(in <-chan *pendingWrite) error {
+	failed := false
+	for w := range in {
+		if err := <-w.done; err != nil || failed {
+			// Abandoned: neither this batch nor any later one may be
+			// committed. run returns the tokens when it ends.
+			failed = true
+			continue
+		}
+		b := w.b
 		started := time.Now()
 		l.done.Store(b.lastOffset() + 1)
 		l.highWater.Store(b.msgs[len(b.msgs)-1].HighWaterMark)

@@ -67,6 +67,9 @@ type fakeProducer struct {
 	failures int
 	attempts int
 	block    bool // never succeed, wait for ctx
+	// hold, when set, makes a write whose first value is "slow" wait for
+	// the channel to close.
+	hold chan struct{}
 }
 
 func (p *fakeProducer) WriteMessages(ctx context.Context, msgs ...kafka.Message) error {
@@ -76,6 +79,15 @@ func (p *fakeProducer) WriteMessages(ctx context.Context, msgs ...kafka.Message)
 		p.mu.Unlock()
 		<-ctx.Done()
 		return ctx.Err()
+	}
+	if p.hold != nil && len(msgs) > 0 && string(msgs[0].Value) == "slow" {
+		p.mu.Unlock()
+		select {
+		case <-p.hold:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		p.mu.Lock()
 	}
 	if p.failures > 0 {
 		p.failures--
@@ -120,12 +132,22 @@ func newLaneFixture(t *testing.T, start int64) *laneFixture {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	metrics := NewMetrics()
 	f.lane = &lane{
-		topic: "in", partition: 0, start: start,
-		fetcher: f.fetcher, decoder: decoder, store: f.store, output: sink{topic: "out", producer: f.producer},
-		undecodable: UndecodableForward,
-		inflight:    f.inflight, batchSize: 10,
-		drainTimeout: 2 * time.Second, backoffMax: 20 * time.Millisecond,
-		log: log, metrics: metrics.lane("in", 0), stages: metrics.stages,
+		topic:          "in",
+		partition:      0,
+		start:          start,
+		fetcher:        f.fetcher,
+		decoder:        decoder,
+		store:          f.store,
+		output:         sink{topic: "out", producer: f.producer},
+		undecodable:    UndecodableForward,
+		inflight:       f.inflight,
+		batchSize:      10,
+		writesInFlight: 1, // in-order output; one test raises it
+		drainTimeout:   2 * time.Second,
+		backoffMax:     20 * time.Millisecond,
+		log:            log,
+		metrics:        metrics.lane("in", 0),
+		stages:         metrics.stages,
 		undecodableLog: newRateLimitedLogger(log, time.Second, 1),
 		retryLog:       newRateLimitedLogger(log, time.Second, 1),
 	}
@@ -416,5 +438,50 @@ func TestLaneStallIsReported(t *testing.T) {
 	<-errc
 	if got := f.lane.stalledFor(time.Now().Add(time.Hour)); got != 0 {
 		t.Errorf("stalled for = %v after the lane stopped, want 0", got)
+	}
+}
+
+func TestLaneCommitsInOrderWithConcurrentWrites(t *testing.T) {
+	f := newLaneFixture(t, 0)
+	f.lane.writesInFlight = 3
+	f.producer.hold = make(chan struct{})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	errc := make(chan error, 1)
+	go func() { errc <- f.lane.run(ctx) }()
+
+	// The first batch's write waits; the second batch's write goes through.
+	f.send(0, "slow")
+	waitFor(t, func() bool {
+		f.producer.mu.Lock()
+		defer f.producer.mu.Unlock()
+		return f.producer.attempts == 1
+	})
+	f.send(1, "fast")
+	waitFor(t, func() bool { return len(f.producer.values()) == 1 })
+	if got := f.producer.values(); got[0] != "fast" {
+		t.Fatalf("written = %q, want [fast] while the first write waits", got)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if got := f.lane.done.Load(); got != -1 {
+		t.Errorf("done offset = %d while offset 0 is unwritten, want -1", got)
+	}
+
+	close(f.producer.hold)
+	waitFor(t, func() bool { return f.lane.done.Load() == 2 })
+	cancel()
+	if err := <-errc; err != nil {
+		t.Fatalf("run: %v", err)
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not reached within 5s")
+		}
+		time.Sleep(time.Millisecond)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"slices"
 	"sync"
 	"time"
@@ -210,6 +211,13 @@ func (s *Service) httpHandler() http.Handler {
 		}
 		fmt.Fprintln(w, "ok")
 	})
+	if s.cfg.Metrics.Pprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	mux.HandleFunc("/_liveness", func(w http.ResponseWriter, _ *http.Request) {
 		if err := s.Live(time.Now()); err != nil {
 			http.Error(w, err.Error(), http.StatusServiceUnavailable)
