@@ -39,8 +39,8 @@ type KafkaConfig struct {
 	// ClientID is sent to the brokers with every request. Default
 	// "kafka-deduplicator".
 	ClientID string `toml:"client_id"`
-	// StartOffset is where a group with no committed offset starts reading a
-	// partition: "earliest" (default) or "latest".
+	// StartOffset is the position a group with no committed offset starts
+	// reading a partition from: "earliest" (default) or "latest".
 	StartOffset string `toml:"start_offset"`
 	// SessionTimeout is how long the group coordinator waits for a heartbeat
 	// before it evicts this member. Default 30s.
@@ -76,8 +76,8 @@ type TLSConfig struct {
 }
 
 // SASLConfig holds the SASL settings of broker connections. The password
-// can come from the file itself, an environment variable or a file, so it
-// need not sit in config.toml; exactly one source may be set.
+// can come from config.toml, an environment variable or a file of its own.
+// Exactly one source may be set.
 type SASLConfig struct {
 	// Mechanism is "" (no SASL, default), "PLAIN", "SCRAM-SHA-256" or
 	// "SCRAM-SHA-512".
@@ -168,8 +168,8 @@ type LogConfig struct {
 type TopicConfig struct {
 	// Source is the topic to read. Required.
 	Source string `toml:"source"`
-	// Output is where unique events are written. Empty means "deduplicate
-	// and count only": nothing is produced.
+	// Output is the topic that receives unique events. Empty means
+	// "deduplicate and count only": nothing is produced.
 	Output string `toml:"output"`
 	// Group is the consumer group id of this pair. Default
 	// "{kafka.consumer_group}-{source}", so a rebalance of one pair does not
@@ -181,9 +181,9 @@ type TopicConfig struct {
 	// "json" format.
 	KeyFields []string `toml:"key_fields"`
 	// DuplicatesTopic, when set, receives every dropped duplicate with
-	// headers that say why it was dropped, for audits.
+	// headers naming the reason and the first copy's offset, for audits.
 	DuplicatesTopic string `toml:"duplicates_topic"`
-	// Undecodable is what happens to a message that cannot be decoded or
+	// Undecodable is the policy for messages that cannot be decoded or
 	// keyed: "forward" (default) writes it to the output unchanged,
 	// "dead-letter" writes it to DeadLetterTopic with headers naming the
 	// error, "drop" only counts it.

@@ -78,8 +78,8 @@ type lane struct {
 	undecodableLog *rateLimitedLogger
 	retryLog       *rateLimitedLogger
 
-	// done is the next offset to commit, or -1 while no batch has finished;
-	// whoever builds a lane must store -1 before the committer starts.
+	// done is the next offset to commit, or -1 while no batch has finished.
+	// The code that builds a lane must store -1 before the committer starts.
 	// Written by the commit stage, read by the generation's committer.
 	done atomic.Int64
 	// highWater is the partition's high-water mark seen with the latest
@@ -410,12 +410,12 @@ func (l *lane) routeUndecodable(b *batch, msg *kafka.Message, err error) {
 
 // Headers added to messages written to the duplicates and dead-letter topics.
 const (
-	HeaderReason          = "dedup-reason"           // why the message was set aside
+	HeaderReason          = "dedup-reason"           // reason the message was set aside
 	HeaderFirstOffset     = "dedup-first-offset"     // offset of the first copy of a duplicate
-	HeaderError           = "dedup-error"            // the decode error of an undecodable message
-	HeaderSourceTopic     = "dedup-source-topic"     // where the message was read
-	HeaderSourcePartition = "dedup-source-partition" // partition it was read from
-	HeaderSourceOffset    = "dedup-source-offset"    // offset it was read at
+	HeaderError           = "dedup-error"            // decode error of an undecodable message
+	HeaderSourceTopic     = "dedup-source-topic"     // source topic of the message
+	HeaderSourcePartition = "dedup-source-partition" // source partition of the message
+	HeaderSourceOffset    = "dedup-source-offset"    // source offset of the message
 )
 
 // sideHeaders returns the message's headers followed by the source

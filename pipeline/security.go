@@ -100,8 +100,8 @@ func newSASLMechanism(cfg SASLConfig) (sasl.Mechanism, error) {
 // rejected credentials and TLS certificate problems.
 var errFatalConnection = errors.New("fatal connection error")
 
-// checkBrokers connects to the bootstrap brokers until one answers a
-// metadata request. Rejected credentials and certificate errors return at
+// checkBrokers connects to the bootstrap brokers until a metadata request
+// succeeds. Rejected credentials and certificate errors return at
 // once, wrapped in errFatalConnection, so a misconfigured service exits with
 // a clear message instead of retrying forever. Unreachable brokers are
 // retried until ctx ends, because they may be starting.
