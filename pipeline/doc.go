@@ -18,9 +18,9 @@
 //	  - produce writes the unique events, and the undecodable ones, to the
 //	    output topic with acks from all in-sync replicas, retrying with backoff.
 //	  - commit records the batch's end as the lane's done offset and returns the
-//	    in-flight tokens; a committer per generation sends done offsets to the
-//	    group coordinator every pipeline.commit_interval and once more when the
-//	    generation ends.
+//	    in-flight tokens. A committer per generation sends the done offsets to
+//	    the group coordinator every pipeline.commit_interval, and once more when
+//	    the generation ends.
 //
 // Invariants that the code below keeps:
 //
