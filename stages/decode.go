@@ -37,7 +37,8 @@ type Decoded struct {
 	// data contains the values of the wanted members of a captured event's
 	// data string, with the string's escapes decoded; d.fields points here.
 	data []byte
-	// dataErr is why the last data string scanned is not a JSON object.
+	// dataErr is the reason why the last data string scanned is not a JSON
+	// object, or nil.
 	dataErr error
 	// scratch contains the decoded texts of key parts that had escapes.
 	scratch []byte
@@ -122,10 +123,19 @@ func valueText(b []byte, s span, scratch *[]byte) (text []byte, ok bool) {
 	case 'n':
 		return nil, false
 	case '"':
-		return stringText(raw, scratch), true
+		return stringValue(b, s, scratch), true
 	default:
 		return raw, true
 	}
+}
+
+// stringValue returns the decoded content of the validated JSON string at s
+// in b, like stringText.
+func stringValue(b []byte, s span, scratch *[]byte) []byte {
+	if s.plain {
+		return b[s.start+1 : s.end-1]
+	}
+	return stringText(b[s.start:s.end], scratch)
 }
 
 // stringText decodes the validated JSON string raw (with its quotes).

@@ -1,6 +1,7 @@
 package stages
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"testing"
@@ -94,5 +95,30 @@ func TestDecodeAllocations(t *testing.T) {
 		n++
 	}); allocs > 2 {
 		t.Errorf("zero Decoded: got %.1f allocations per event, want at most 2", allocs)
+	}
+}
+
+// BenchmarkSkipProperties skips data.properties of the real events, in its
+// escaped form inside the data string, which is most of the decode time.
+func BenchmarkSkipProperties(b *testing.B) {
+	var values [][]byte
+	var starts []int
+	for _, value := range readRealEvents(b) {
+		name := bytes.Index(value, []byte(`\"properties\":`))
+		if name < 0 {
+			b.Fatalf("a real event has no data.properties: %q", value)
+		}
+		open := bytes.IndexByte(value[name:], '{')
+		values = append(values, value)
+		starts = append(starts, name+open+1)
+	}
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		k := n % len(values)
+		if _, err := skipEmbeddedContainer(values[k], starts[k], '}', 2); err != nil {
+			b.Fatal(err)
+		}
+		n++
 	}
 }

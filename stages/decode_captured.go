@@ -98,7 +98,7 @@ func (capturedEventDecoder) Decode(value []byte, d *Decoded) error {
 	if !eventSpan.found() || inner[eventSpan.start] != '"' || eventSpan.end-eventSpan.start == 2 {
 		return newDecodeErrorText(ReasonMissingEvent, "data.event is missing, empty or not a string")
 	}
-	event := stringText(inner[eventSpan.start:eventSpan.end], &d.scratch)
+	event := stringValue(inner, eventSpan, &d.scratch)
 
 	// 4. distinct_id and token, preferring the outer object.
 	distinctID, ok := nonEmptyText(value, d.outer[outerDistinctID], &d.scratch)
@@ -236,12 +236,11 @@ func (d *Decoded) instant(b []byte, s span) (int64, bool) {
 	if !s.found() {
 		return 0, false
 	}
-	raw := b[s.start:s.end]
-	switch c := raw[0]; {
+	switch c := b[s.start]; {
 	case c == '"':
-		return parseTimestampString(stringText(raw, &d.scratch))
+		return parseTimestampString(stringValue(b, s, &d.scratch))
 	case '0' <= c && c <= '9':
-		return parseTimestampNumber(raw)
+		return parseTimestampNumber(b[s.start:s.end])
 	default:
 		return 0, false
 	}

@@ -248,6 +248,21 @@ func TestCapturedEventKeys(t *testing.T) {
 			wantKey: testMs + ":d:t:e", wantUUID: "",
 		},
 		{
+			name: "member text, escapes and brackets in skipped strings",
+			value: capturedValue(t, baseOuter().with("x", `"distinct_id":"x\" [{`), baseData().with("properties", fields{
+				"note":  `","event":"fake","timestamp":1,"x":"\"}]` + "\n\t\u00e9\U0001F600",
+				"list":  []any{"]", "}", `\`, `"`, fields{"event": "nested"}},
+				"token": testToken,
+			})),
+			wantKey: testMs + ":user-1:" + testToken + ":$pageview", wantUUID: testUUID,
+		},
+		{
+			name: "data string escapes inside skipped values",
+			value: []byte(`{"distinct_id":"d","token":"t","data":"{\"properties\":{\u0022a\u0022:\u0022}\u005c\u0022]\u0022,` +
+				`\"b\":\u005b1,\"\\\"\\\\\"\u005d,\"c\":\"\/\\n\"},\"event\":\"e\",\"timestamp\":1694769302319}"}`),
+			wantKey: testMs + ":d:t:e", wantUUID: "",
+		},
+		{
 			name: "invalid UTF-8 becomes U+FFFD",
 			value: []byte("{\"distinct_id\":\"a\xffb\",\"token\":\"t\"," +
 				"\"data\":\"{\\\"event\\\":\\\"e\xc3\\\",\\\"timestamp\\\":1694769302319}\"}"),
@@ -299,18 +314,32 @@ func TestCapturedEventUndecodable(t *testing.T) {
 		{"two objects", []byte(`{} {}`), ReasonInvalidJSON, "after the top-level value"},
 		{"trailing comma", []byte(`{"a":1,}`), ReasonInvalidJSON, "member name"},
 		{"single quotes", []byte(`{'a':1}`), ReasonInvalidJSON, "member name"},
-		{"control character in string", []byte("{\"a\":\"x\ty\"}"), ReasonInvalidJSON, "control character"},
-		{"bad escape", []byte(`{"a":"\x41"}`), ReasonInvalidJSON, "invalid escape"},
-		{"control character 0x1f at the end", []byte("{\"a\":\"\x1f\"}"), ReasonInvalidJSON, "control character"},
-		{"control character 0x1f inside a long string", []byte("{\"a\":\"123\x1f5678901234567\"}"), ReasonInvalidJSON, "control character"},
+		{"control character in distinct_id", []byte("{\"distinct_id\":\"x\ty\"}"), ReasonInvalidJSON, "control character"},
+		{"bad escape in token", []byte(`{"token":"\x41"}`), ReasonInvalidJSON, "invalid escape"},
+		{"control character 0x1f at the end of uuid", []byte("{\"uuid\":\"\x1f\"}"), ReasonInvalidJSON, "control character"},
+		{"control character 0x1f inside a long sent_at", []byte("{\"sent_at\":\"123\x1f5678901234567\"}"), ReasonInvalidJSON, "control character"},
+		{"control character in a member name", []byte("{\"a\x01\":1}"), ReasonInvalidJSON, "control character"},
+		{"unterminated skipped string", []byte(`{"a":"x}`), ReasonInvalidJSON, "unexpected end"},
+		{"unbalanced skipped array", []byte(`{"a":[1,2}`), ReasonInvalidJSON, "expected ']'"},
+		{"unbalanced skipped object", []byte(`{"a":{"b":[1]`), ReasonInvalidJSON, "unexpected end"},
+		{"skipped value that is no value", []byte(`{"a":x}`), ReasonInvalidJSON, "invalid character 'x'"},
+		{"skipped scalar followed by a string", []byte(`{"a":1"b":2}`), ReasonInvalidJSON, "after object member"},
 		{"raw newline in the data string", []byte("{\"data\":\"{\n}\"}"), ReasonInvalidJSON, "control character"},
 		{"raw 0x1f at the end of the data string", []byte("{\"data\":\"{}\x1f\"}"), ReasonInvalidJSON, "control character"},
 		{"raw 0x1f inside a long data string", []byte("{\"data\":\"{}\x1f34567890123456\"}"), ReasonInvalidJSON, "control character"},
 		{"escaped control character inside a data string value", []byte(`{"data":"{\"event\":\"a\u001fb\"}"}`), ReasonInvalidData, "control character"},
-		{"bad unicode escape", []byte(`{"a":"\u12G4"}`), ReasonInvalidJSON, `\u escape`},
-		{"leading zero", []byte(`{"a":01}`), ReasonInvalidJSON, "after object member"},
-		{"bare minus", []byte(`{"a":-}`), ReasonInvalidJSON, "number"},
-		{"bad literal", []byte(`{"a":nul}`), ReasonInvalidJSON, "literal"},
+		{"bad unicode escape in distinct_id", []byte(`{"distinct_id":"\u12G4"}`), ReasonInvalidJSON, `\u escape`},
+		{"leading zero in sent_at", []byte(`{"sent_at":01}`), ReasonInvalidJSON, "after object member"},
+		{"bare minus in token", []byte(`{"token":-}`), ReasonInvalidJSON, "number"},
+		{"bad literal in uuid", []byte(`{"uuid":nul}`), ReasonInvalidJSON, "literal"},
+		{"bad literal in data.offset", []byte(`{"data":"{\"offset\":nul}"}`), ReasonInvalidData, "literal"},
+		{"number with two points in data.timestamp", []byte(`{"data":"{\"timestamp\":1.2.3}"}`), ReasonInvalidData, "after a value"},
+		{"bad escape in data.event", []byte(`{"data":"{\"event\":\"\\x\"}"}`), ReasonInvalidData, "invalid escape"},
+		{"bad escape of the data string in data.event", []byte(`{"data":"{\"event\":\"\x\"}"}`), ReasonInvalidJSON, "invalid escape"},
+		{"control character of the data string in data.uuid", []byte("{\"data\":\"{\\\"uuid\\\":\\\"a\tb\\\"}\"}"), ReasonInvalidJSON, "control character"},
+		{"unbalanced data.properties", []byte(`{"data":"{\"properties\":{\"a\":[}}"}`), ReasonInvalidData, "expected ']'"},
+		{"data string ends inside data.properties", []byte(`{"data":"{\"properties\":{\"a\":\"b"}`), ReasonInvalidData, "unexpected end"},
+		{"data.properties without a colon when token is needed", []byte(`{"distinct_id":"d","data":"{\"event\":\"e\",\"properties\":{\"token\" 1}}"}`), ReasonInvalidData, "expected ':'"},
 		{"no data", capturedValue(t, baseOuter(), nil), ReasonInvalidData, "no data"},
 		{"data null", capturedValue(t, baseOuter().with("data", jsonNull), nil), ReasonInvalidData, "neither"},
 		{"data number", capturedValue(t, baseOuter().with("data", 7), nil), ReasonInvalidData, "neither"},
@@ -353,8 +382,16 @@ func TestCapturedEventUndecodable(t *testing.T) {
 			if !strings.Contains(err.Error(), tt.wantReason) {
 				t.Errorf("Error(): got %q, want it to name the reason %q", err.Error(), tt.wantReason)
 			}
-			if want := referenceCaptured(tt.value).reason; want != tt.wantReason {
-				t.Errorf("encoding/json reference gives reason %q, want %q", want, tt.wantReason)
+			// Where encoding/json rejects the value, the reference reports
+			// only which of the two JSON texts is malformed.
+			want := referenceCaptured(tt.value).reason
+			switch {
+			case len(tt.value) == 0 || referenceWellFormed(tt.value):
+				if want != tt.wantReason {
+					t.Errorf("encoding/json reference gives reason %q, want %q", want, tt.wantReason)
+				}
+			case want != ReasonInvalidJSON && want != ReasonInvalidData:
+				t.Errorf("encoding/json reference gives reason %q for a malformed value", want)
 			}
 		})
 	}
@@ -394,4 +431,102 @@ func TestNestingLimit(t *testing.T) {
 			t.Errorf("depth %d: got error %v", depth, err)
 		}
 	}
+}
+
+// TestCapturedEventMalformedSkippedValues checks the trade-off of skipping
+// unread values without validating them. JSON that is malformed only inside
+// such a value gets the key of the same event without it. The same text in a
+// member that the key reads makes the value undecodable.
+func TestCapturedEventMalformedSkippedValues(t *testing.T) {
+	malformed := []struct{ name, value string }{
+		{"control character in a string", "\"a\tb\""},
+		{"invalid escape", `"\x41"`},
+		{"invalid unicode escape", `"\u12G4"`},
+		{"leading zero", `01`},
+		{"bare minus", `-`},
+		{"short literal", `nul`},
+		{"number with two points", `1.2.3`},
+		{"missing array element", `[1,,2]`},
+		{"member without a colon", `{"a" 1}`},
+		{"trailing comma", `{"a":1,}`},
+	}
+	dec := mustDecoder(t, FormatConfig{Format: FormatCapturedEvent})
+	decode := func(t *testing.T, value []byte) (Decoded, error) {
+		t.Helper()
+		var d Decoded
+		err := dec.Decode(value, &d)
+		return d, err
+	}
+	clean, err := decode(t, capturedValue(t, baseOuter(), baseData()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dataPrefix := `{"uuid":"` + testUUID + `","event":"$pageview","timestamp":"` + testTime + `","properties":{"x":`
+	dataSuffix := `,"token":"` + testToken + `"}}`
+
+	for _, m := range malformed {
+		t.Run(m.name, func(t *testing.T) {
+			dataString, err := json.Marshal(dataPrefix + m.value + dataSuffix)
+			if err != nil {
+				t.Fatal(err)
+			}
+			keyed := map[string][]byte{
+				"unknown outer member": withRawMember(t, capturedValue(t, baseOuter(), baseData()), "x", m.value),
+				"member of data.properties in a data string": withRawMember(t,
+					capturedValue(t, baseOuter(), nil), "data", string(dataString)),
+				"member of data.properties in a data object": withRawMember(t,
+					capturedValue(t, baseOuter(), nil), "data", dataPrefix+m.value+dataSuffix),
+			}
+			for place, value := range keyed {
+				if referenceWellFormed(value) {
+					t.Fatalf("%s: encoding/json accepts %q, want a malformed value", place, value)
+				}
+				d, err := decode(t, value)
+				if err != nil {
+					t.Errorf("%s: Decode(%q) error: %v, want the key of the clean event", place, value, err)
+					continue
+				}
+				if d.KeyText() != clean.KeyText() || d.UUIDHash != clean.UUIDHash {
+					t.Errorf("%s: got key %q, want %q", place, d.KeyText(), clean.KeyText())
+				}
+			}
+
+			eventString, err := json.Marshal(`{"event":` + m.value + `,"timestamp":"` + testTime + `"}`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tokenString, err := json.Marshal(`{"event":"e","timestamp":"` + testTime + `","properties":{"x":1,"token":` + m.value + `}}`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rejected := map[string][]byte{
+				"distinct_id": withRawMember(t, capturedValue(t, baseOuter().with("distinct_id", nil), baseData()),
+					"distinct_id", m.value),
+				"data.event": withRawMember(t, capturedValue(t, baseOuter(), nil), "data", string(eventString)),
+				"data.properties.token": withRawMember(t, capturedValue(t, baseOuter().with("token", nil), nil),
+					"data", string(tokenString)),
+			}
+			for place, value := range rejected {
+				if _, err := decode(t, value); err == nil {
+					t.Errorf("%s: Decode(%q) gave a key, want an error because the key reads %s", place, value, place)
+				} else if reason := reasonOf(err); reason != ReasonInvalidJSON && reason != ReasonInvalidData {
+					t.Errorf("%s: got reason %q, want %q or %q", place, reason, ReasonInvalidJSON, ReasonInvalidData)
+				}
+			}
+		})
+	}
+}
+
+// withRawMember returns the JSON object value with the member name: raw
+// added first, where raw is any text, valid JSON or not.
+func withRawMember(t *testing.T, value []byte, name, raw string) []byte {
+	t.Helper()
+	if len(value) < 2 || value[0] != '{' {
+		t.Fatalf("withRawMember: %q is not a JSON object", value)
+	}
+	separator := ","
+	if value[1] == '}' {
+		separator = ""
+	}
+	return []byte(`{"` + name + `":` + raw + separator + string(value[1:]))
 }

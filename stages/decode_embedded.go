@@ -2,7 +2,9 @@ package stages
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
+	"math/bits"
 	"unicode/utf8"
 )
 
@@ -19,7 +21,7 @@ import (
 // checked: a control character or an invalid escape makes the data string
 // invalid (a dataStringError), and the embedded text must be valid JSON.
 
-// endOfString is what embeddedChar returns at the quote that ends the data
+// endOfString is the result of embeddedChar at the quote that ends the data
 // string.
 const endOfString rune = -1
 
@@ -44,6 +46,9 @@ func embeddedChar(b []byte, i int) (rune, int, error) {
 	case c == '"':
 		return endOfString, i, nil
 	case c == '\\':
+		if i+1 < len(b) && b[i+1] == '"' {
+			return '"', i + 2, nil
+		}
 		r, next, err := decodeEscape(b, i)
 		if err != nil {
 			return 0, i, &dataStringError{err}
@@ -66,6 +71,9 @@ func skipEmbeddedSpace(b []byte, i int) int {
 			i++
 			continue
 		case '\\':
+			if i+1 < len(b) && b[i+1] == '"' {
+				return i
+			}
 			r, next, err := decodeEscape(b, i)
 			if err == nil && (r == ' ' || r == '\t' || r == '\n' || r == '\r') {
 				i = next
@@ -117,7 +125,7 @@ func skipEmbeddedString(b []byte, i int) (int, error) {
 // number of quotes that belong to escapes. It returns ok == false for a
 // string that ends the data string or b.
 func embeddedStringEnd(b []byte, i int) (end, quotes int, ok bool) {
-	for {
+	for i < len(b) {
 		j := bytes.IndexByte(b[i:], '\\')
 		if j < 0 || i+j+1 >= len(b) {
 			return 0, 0, false
@@ -159,6 +167,7 @@ func embeddedStringEnd(b []byte, i int) (end, quotes int, ok bool) {
 			i += 2
 		}
 	}
+	return 0, 0, false
 }
 
 // countQuotes returns the number of '"' bytes in b.
@@ -214,6 +223,11 @@ func skipEmbeddedScalar(b []byte, i int) int {
 // skipEmbeddedContainer returns the offset just after the bracket that closes
 // the embedded array or object whose content starts at b[i]. closer is ']'
 // or '}', and depth counts this array or object.
+//
+// It first runs embeddedContainerEnd, which does not look for a bare '"'
+// inside strings, and accepts its result when the skipped bytes hold no
+// quote besides those of escapes. Otherwise, or when that quick loop gives
+// up, skipEmbeddedContainerExact does the work one character at a time.
 func skipEmbeddedContainer(b []byte, i int, closer byte, depth int) (int, error) {
 	if end, quotes, ok := embeddedContainerEnd(b, i, closer, depth); ok && countQuotes(b[i:end]) == quotes {
 		return end, nil
@@ -221,55 +235,163 @@ func skipEmbeddedContainer(b []byte, i int, closer byte, depth int) (int, error)
 	return skipEmbeddedContainerExact(b, i, closer, depth)
 }
 
-// embeddedClass sorts the bytes that matter between the strings of a
-// skipped embedded value.
-var embeddedClass = func() (t [256]uint8) {
-	t['\\'] = 1
-	t['"'] = 2
-	t['['], t['{'] = 3, 3
-	t[']'], t['}'] = 4, 4
-	return t
-}()
-
-// embeddedContainerEnd is the quick part of skipEmbeddedContainer. Like
-// embeddedStringEnd, it returns the number of quotes that belong to escapes
-// for the caller's check, and ok == false for anything unusual: a bare '"',
-// an escape outside strings other than \", or invalid nesting.
+// embeddedContainerEnd is the quick part of skipEmbeddedContainer. It runs
+// skipEmbeddedLoop and handles what that loop leaves to it.
 func embeddedContainerEnd(b []byte, i int, closer byte, depth int) (end, quotes int, ok bool) {
-	stack := newBracketStack(closer, depth)
-	for i < len(b) {
-		switch embeddedClass[b[i]] {
-		case 0:
-			i++
-		case 1:
-			if i+1 >= len(b) || b[i+1] != '"' {
-				return 0, 0, false
-			}
-			end, n, ok := embeddedStringEnd(b, i+2)
+	// The quick loop keeps the kinds of at most 64 open levels in a word and
+	// does not check the nesting limit.
+	if depth+64 > maxNestingDepth {
+		return 0, 0, false
+	}
+	state := skipState{i: i, level: 1}
+	if closer == ']' {
+		state.arrays = 1
+	}
+	for {
+		switch status := skipEmbeddedLoop(b, &state); status {
+		case loopDone:
+			return state.i, state.quotes, true
+		case loopEscape:
+			// An escape other than \" in a string, at state.i.
+			end, n, ok := embeddedStringEnd(b, state.i)
 			if !ok {
 				return 0, 0, false
 			}
-			i, quotes = end, quotes+1+n
-		case 2:
+			state.i, state.quotes = end, state.quotes+n
+		default:
 			return 0, 0, false
-		case 3:
-			if stack.push(b[i], i) != nil {
-				return 0, 0, false
-			}
-			i++
-		case 4:
-			closed, err := stack.pop(b[i], i)
-			if err != nil {
-				return 0, 0, false
-			}
-			i++
-			if closed {
-				return i, quotes, true
-			}
 		}
 	}
-	return 0, 0, false
 }
+
+// Classes of the bytes between the strings of a skipped embedded value.
+const (
+	gapOther = iota
+	gapBackslash
+	gapQuote
+	gapOpen
+	gapClose
+)
+
+var gapClasses = func() (t [256]uint8) {
+	t['\\'] = gapBackslash
+	t['"'] = gapQuote
+	t['['], t['{'] = gapOpen, gapOpen
+	t[']'], t['}'] = gapClose, gapClose
+	return t
+}()
+
+// skipState is the state of skipEmbeddedLoop between calls.
+type skipState struct {
+	// i is the offset of the next byte to read, outside strings.
+	i int
+	// quotes counts the quotes that belong to escapes so far.
+	quotes int
+	// level is the number of open arrays and objects, and bit k of arrays
+	// is set when level k+1 from the top is an array.
+	level  int
+	arrays uint64
+}
+
+// Results of skipEmbeddedLoop.
+const (
+	loopDone   = iota // the skipped value ended at state.i
+	loopEscape        // a string has an escape other than \" at state.i
+	loopGiveUp        // anything else unusual: let the exact loop decide
+)
+
+// skipEmbeddedLoop skips the common parts of an embedded value: strings
+// without escapes other than \", the bytes between them, and arrays and
+// objects nested at most 64 levels deep. It calls no functions, so that its
+// variables stay in registers.
+func skipEmbeddedLoop(b []byte, state *skipState) int {
+	i, quotes, level, arrays := state.i, state.quotes, state.level, state.arrays
+	for {
+		// Bytes between strings: numbers, literals, ',', ':', whitespace.
+		for i < len(b) && gapClasses[b[i]] == gapOther {
+			i++
+		}
+		if i >= len(b) {
+			return loopGiveUp
+		}
+		switch gapClasses[b[i]] {
+		case gapOpen:
+			if level >= 64 {
+				return loopGiveUp
+			}
+			level++
+			arrays = arrays<<1 | uint64(b[i]>>5&1^1) // '[' is 0x5b, '{' is 0x7b
+			i++
+			continue
+		case gapClose:
+			if arrays&1 != uint64(b[i]>>5&1^1) {
+				return loopGiveUp
+			}
+			level--
+			arrays >>= 1
+			i++
+			if level == 0 {
+				state.i, state.quotes = i, quotes
+				return loopDone
+			}
+			continue
+		case gapQuote:
+			return loopGiveUp
+		}
+
+		// A backslash, which must start a string with \".
+		if i+1 >= len(b) || b[i+1] != '"' {
+			return loopGiveUp
+		}
+		i += 2
+		for {
+			// The content ends at the next backslash, usually the \ of the
+			// closing \".
+			if i+8 > len(b) {
+				// Near the end of the value; rare enough for the exact loop.
+				return loopGiveUp
+			}
+			m := byteMask(binary.LittleEndian.Uint64(b[i:i+8]), '\\')
+			if m == 0 {
+				i += 8
+				continue
+			}
+			j := i + bits.TrailingZeros64(m)>>3
+			if j+1 >= len(b) {
+				return loopGiveUp
+			}
+			if b[j+1] != '"' {
+				state.i, state.quotes, state.level, state.arrays = j, quotes+1, level, arrays
+				return loopEscape
+			}
+			i = j + 2
+			quotes += 2
+
+			// Most often ", " or ": ", or in compact JSON ',' or ':', and the
+			// next string follow.
+			if i+4 > len(b) {
+				break
+			}
+			next := binary.LittleEndian.Uint32(b[i : i+4])
+			if next == commaString || next == colonString {
+				i += 4
+				continue
+			}
+			if next&0xffffff != compactCommaString && next&0xffffff != compactColonString {
+				break
+			}
+			i += 3
+		}
+	}
+}
+
+// The bytes ", \"", ": \"", ",\"" and ":\"" as little-endian words.
+const (
+	commaString        = ',' | ' '<<8 | '\\'<<16 | '"'<<24
+	colonString        = ':' | ' '<<8 | '\\'<<16 | '"'<<24
+	compactCommaString = ',' | '\\'<<8 | '"'<<16
+	compactColonString = ':' | '\\'<<8 | '"'<<16
+)
 
 // skipEmbeddedContainerExact is skipEmbeddedContainer one character at a
 // time.
@@ -291,8 +413,12 @@ func skipEmbeddedContainerExact(b []byte, i int, closer byte, depth int) (int, e
 		case c == '"':
 			inString = !inString
 		case !inString:
-			if closed, err := stack.bracket(c, i); closed || err != nil {
-				return next, err
+			closed, err := stack.bracket(c, i)
+			if err != nil {
+				return 0, err
+			}
+			if closed {
+				return next, nil
 			}
 		}
 		i = next
@@ -369,7 +495,7 @@ func readEmbeddedNameSlow(b []byte, i int, names []string) (int, int, error) {
 		}
 		escaped = c == '\\' && !escaped
 	}
-	end, hasEscape, err := scanString(text, 0)
+	end, hasEscape, _, err := scanString(text, 0)
 	if err != nil {
 		return 0, 0, fmt.Errorf("invalid member name: %w", err)
 	}

@@ -43,6 +43,24 @@ func referenceObject(b []byte) (map[string]json.RawMessage, bool) {
 	return m, true
 }
 
+// referenceWellFormed reports whether encoding/json accepts the value and,
+// when it is an object whose last data member is a string, the content of
+// that string.
+func referenceWellFormed(value []byte) bool {
+	if !json.Valid(value) {
+		return false
+	}
+	outer, isObject := referenceObject(value)
+	if !isObject {
+		return true
+	}
+	if raw := outer["data"]; raw != nil && raw[0] == '"' {
+		content, _ := referenceText(raw)
+		return json.Valid([]byte(content))
+	}
+	return true
+}
+
 // referenceText applies the key part rule: a string gives its content, null
 // or absence gives false, anything else its JSON text.
 func referenceText(raw json.RawMessage) (string, bool) {

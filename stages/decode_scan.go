@@ -14,11 +14,9 @@ import (
 // surrogates become U+FFFD). It only records where the requested object
 // members are, so skipping the rest of a document allocates nothing.
 //
-// TODO: validating every skipped value costs about 64,000 instructions per
-// real event for decode and key (valgrind, BenchmarkDecodeKey/reused), about
-// 3.5 times the budget of 500,000 events per second per core. If that rate is
-// needed, skip values without validating them (some malformed JSON would
-// then be keyed instead of rejected) or validate with SIMD.
+// The json format validates whole values with it. The captured_event format
+// uses it for member names and for the values its key reads, and skips all
+// other values without validating them (decode_skip.go, decode_embedded.go).
 
 // maxNestingDepth is the deepest nesting of arrays and objects that
 // encoding/json accepts (10000 in Go 1.26); deeper documents are invalid here too.
@@ -28,6 +26,9 @@ const maxNestingDepth = 10000
 // The zero span means the member was not found.
 type span struct {
 	start, end int
+	// plain is set for a validated string without escapes whose bytes are
+	// all ASCII: its content is its text, with nothing to decode or check.
+	plain bool
 }
 
 func (s span) found() bool { return s.end > s.start }
@@ -104,14 +105,20 @@ func hasByte(x uint64, c uint8) uint64 {
 // skipStringBytes returns the first offset at or after i of a '"', '\\' or
 // control character in b, or len(b).
 func skipStringBytes(b []byte, i int) int {
+	return skipStringBytesUntil(b, i, 0)
+}
+
+// skipStringBytesUntil is skipStringBytes that also stops at bytes >= 0x80
+// when stopHigh is highs; stopHigh 0 lets them pass.
+func skipStringBytesUntil(b []byte, i int, stopHigh uint64) int {
 	for ; i+8 <= len(b); i += 8 {
-		x := binary.LittleEndian.Uint64(b[i:])
-		if m := hasByteBelow(x, 0x20) | hasByte(x, '"') | hasByte(x, '\\'); m != 0 {
+		x := binary.LittleEndian.Uint64(b[i : i+8])
+		if m := hasByteBelow(x, 0x20) | hasByte(x, '"') | hasByte(x, '\\') | x&stopHigh; m != 0 {
 			return i + bits.TrailingZeros64(m)>>3
 		}
 	}
 	for ; i < len(b); i++ {
-		if class := byteClasses[b[i]]; class != classPlain && class != classHigh {
+		if class := byteClasses[b[i]]; class != classPlain && (class != classHigh || stopHigh != 0) {
 			break
 		}
 	}
@@ -119,40 +126,58 @@ func skipStringBytes(b []byte, i int) int {
 }
 
 // scanString validates the JSON string that starts at b[i] == '"' and returns
-// the offset just after its closing quote and whether it contains escapes.
-func scanString(b []byte, i int) (end int, escaped bool, err error) {
+// the offset just after its closing quote, whether it contains escapes and
+// whether all its bytes are ASCII.
+func scanString(b []byte, i int) (end int, escaped, ascii bool, err error) {
 	j := i + 1
+	stopHigh := uint64(highs)
 	for {
-		j = skipStringBytes(b, j)
+		j = skipStringBytesUntil(b, j, stopHigh)
 		if j >= len(b) {
-			return 0, false, &syntaxError{"unexpected end of input in string", len(b)}
+			return 0, false, false, &syntaxError{"unexpected end of input in string", len(b)}
 		}
-		switch b[j] {
-		case '"':
-			return j + 1, escaped, nil
-		case '\\':
+		switch c := b[j]; {
+		case c == '"':
+			return j + 1, escaped, stopHigh != 0, nil
+		case c >= utf8.RuneSelf:
+			// From here on the loop lets such bytes pass.
+			stopHigh = 0
+			j++
+		case c == '\\':
 			escaped = true
 			if j+1 >= len(b) {
-				return 0, false, &syntaxError{"unexpected end of input in string escape", j}
+				return 0, false, false, &syntaxError{"unexpected end of input in string escape", j}
 			}
 			switch b[j+1] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 				j += 2
 			case 'u':
 				if j+6 > len(b) {
-					return 0, false, &syntaxError{"unexpected end of input in \\u escape", j}
+					return 0, false, false, &syntaxError{"unexpected end of input in \\u escape", j}
 				}
 				if decodeHex4(b[j+2:j+6]) < 0 {
-					return 0, false, &syntaxError{"invalid \\u escape in string", j}
+					return 0, false, false, &syntaxError{"invalid \\u escape in string", j}
 				}
 				j += 6
 			default:
-				return 0, false, &syntaxError{fmt.Sprintf("invalid escape %q in string", b[j:j+2]), j}
+				return 0, false, false, &syntaxError{fmt.Sprintf("invalid escape %q in string", b[j:j+2]), j}
 			}
 		default:
-			return 0, false, &syntaxError{fmt.Sprintf("invalid control character %#02x in string", b[j]), j}
+			return 0, false, false, &syntaxError{fmt.Sprintf("invalid control character %#02x in string", c), j}
 		}
 	}
+}
+
+// scanKeyValue is scanValue for a value that the key may read. It also
+// reports whether the value is a plain string: one without escapes whose
+// bytes are all ASCII, so that its content is its text.
+func scanKeyValue(b []byte, i, depth int) (end int, plain bool, err error) {
+	if i < len(b) && b[i] == '"' {
+		end, escaped, ascii, err := scanString(b, i)
+		return end, !escaped && ascii, err
+	}
+	end, err = scanValue(b, i, depth)
+	return end, false, err
 }
 
 // decodeHex4 returns the value of four hex digits, or -1.
@@ -236,7 +261,7 @@ func scanValue(b []byte, i, depth int) (int, error) {
 	}
 	switch c := b[i]; {
 	case c == '"':
-		end, _, err := scanString(b, i)
+		end, _, _, err := scanString(b, i)
 		return end, err
 	case c == '{':
 		return scanObject(b, i, depth+1, nil)
@@ -305,7 +330,7 @@ func scanObject(b []byte, i, depth int, f *memberFinder) (int, error) {
 		if i >= len(b) || b[i] != '"' {
 			return 0, &syntaxError{"expected a string for an object member name", i}
 		}
-		nameEnd, escaped, err := scanString(b, i)
+		nameEnd, escaped, _, err := scanString(b, i)
 		if err != nil {
 			return 0, err
 		}
@@ -325,7 +350,7 @@ func scanObject(b []byte, i, depth int, f *memberFinder) (int, error) {
 			return 0, err
 		}
 		if k >= 0 {
-			f.spans[k] = span{start, i}
+			f.spans[k] = span{start: start, end: i}
 		}
 
 		// Separator.

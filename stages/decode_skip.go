@@ -119,11 +119,23 @@ func (s *bracketStack) pop(c byte, p int) (bool, error) {
 	return s.level == 0, nil
 }
 
+// bracket applies c at offset p to the stack when c is a bracket, and
+// reports whether it closed the skipped value.
+func (s *bracketStack) bracket(c byte, p int) (bool, error) {
+	switch c {
+	case '{', '[':
+		return false, s.push(c, p)
+	case '}', ']':
+		return s.pop(c, p)
+	}
+	return false, nil
+}
+
 // indexQuoteOrBackslash returns the offset of the first '"' or '\' at or after
 // i in b, or len(b). It tests eight bytes at a time.
 func indexQuoteOrBackslash(b []byte, i int) int {
 	for ; i+8 <= len(b); i += 8 {
-		x := binary.LittleEndian.Uint64(b[i:])
+		x := binary.LittleEndian.Uint64(b[i : i+8])
 		q := x ^ (ones * '"')
 		s := x ^ (ones * '\\')
 		// Each term sets the high bit of its lowest zero byte exactly, so the
@@ -197,13 +209,17 @@ func skipContainer(b []byte, i int, closer byte, depth int) (int, error) {
 		// Common case: eight bytes without a backslash. Quotes start and end
 		// strings, and only brackets outside strings count.
 		if i+8 <= len(b) {
-			x := binary.LittleEndian.Uint64(b[i:])
+			x := binary.LittleEndian.Uint64(b[i : i+8])
 			if byteMask(x, '\\') == 0 {
 				inside := prefixXOR(exactByteMask(x, '"')) ^ inString
 				for m := bracketMask(x) &^ inside; m != 0; m &= m - 1 {
 					p := i + bits.TrailingZeros64(m)>>3
-					if end, err := stack.bracket(b[p], p); end || err != nil {
-						return p + 1, err
+					closed, err := stack.bracket(b[p], p)
+					if err != nil {
+						return 0, err
+					}
+					if closed {
+						return p + 1, nil
 					}
 				}
 				inString = -(inside >> 63)
@@ -224,23 +240,15 @@ func skipContainer(b []byte, i int, closer byte, depth int) (int, error) {
 			case c == '\\' && inString != 0:
 				i++
 			case inString == 0:
-				if end, err := stack.bracket(c, i); end || err != nil {
-					return i + 1, err
+				closed, err := stack.bracket(c, i)
+				if err != nil {
+					return 0, err
+				}
+				if closed {
+					return i + 1, nil
 				}
 			}
 			i++
 		}
 	}
-}
-
-// bracket applies c at offset p to the stack when c is a bracket, and
-// reports whether it closed the skipped value.
-func (s *bracketStack) bracket(c byte, p int) (bool, error) {
-	switch c {
-	case '{', '[':
-		return false, s.push(c, p)
-	case '}', ']':
-		return s.pop(c, p)
-	}
-	return false, nil
 }

@@ -96,7 +96,7 @@ func unescapeOne(buf []byte, w int, b []byte, i int) (int, int, error) {
 
 // decodeEscape decodes the escape sequence at b[i] == '\\' and returns its
 // character and the offset just after it. A \u escape of a UTF-16 surrogate
-// takes the next \u escape too when the two form a pair; a lone surrogate
+// takes the next \u escape too when the two form a pair. A lone surrogate
 // gives U+FFFD and leaves the next escape alone, as in encoding/json.
 func decodeEscape(b []byte, i int) (rune, int, error) {
 	if i+1 >= len(b) {

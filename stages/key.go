@@ -2,6 +2,8 @@ package stages
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
+	"math/bits"
 	"strconv"
 )
 
@@ -42,15 +44,33 @@ const keySeparator = ':'
 
 // appendKeyPart appends one escaped key part.
 func appendKeyPart(dst, part []byte) []byte {
-	start := 0
-	for i, c := range part {
-		if c == '\\' || c == keySeparator {
-			dst = append(dst, part[start:i]...)
-			dst = append(dst, '\\', c)
-			start = i + 1
+	for {
+		i := indexKeySpecial(part)
+		if i == len(part) {
+			return append(dst, part...)
+		}
+		dst = append(dst, part[:i]...)
+		dst = append(dst, '\\', part[i])
+		part = part[i+1:]
+	}
+}
+
+// indexKeySpecial returns the offset of the first '\\' or ':' in part, or
+// len(part). It tests eight bytes at a time.
+func indexKeySpecial(part []byte) int {
+	i := 0
+	for ; i+8 <= len(part); i += 8 {
+		x := binary.LittleEndian.Uint64(part[i : i+8])
+		if m := hasByte(x, '\\') | hasByte(x, keySeparator); m != 0 {
+			return i + bits.TrailingZeros64(m)>>3
 		}
 	}
-	return append(dst, part[start:]...)
+	for ; i < len(part); i++ {
+		if c := part[i]; c == '\\' || c == keySeparator {
+			break
+		}
+	}
+	return i
 }
 
 // uuidKeyPrefix starts the first part of a key that uses the uuid in place of
