@@ -31,6 +31,8 @@ type LoadSummary struct {
 	Seed          uint64  `json:"seed"`
 	DuplicateRate float64 `json:"duplicate_rate"`
 	NearRate      float64 `json:"near_rate"`
+	// Retried counts the messages written again after a failed write.
+	Retried int64 `json:"retried"`
 	// Rate is the paced rate in events per second, or 0 for as fast as possible.
 	Rate float64 `json:"rate"`
 

@@ -133,10 +133,10 @@ type capturedData struct {
 }
 
 // newTemplate cuts a corpus line into a template. It fails when the line is
-// not a captured event with string uuid, distinct_id, token, now and data,
-// or when one of those texts needs JSON escaping, because the template
-// writes the same bytes at both levels of the event: in the outer object and
-// inside the data string.
+// not a captured event with string uuid, distinct_id, token, now and data.
+// It also fails when one of those texts needs JSON escaping, because the
+// template writes the same bytes in the outer object and inside the data
+// string.
 func newTemplate(lineNumber int, line []byte) (*template, error) {
 	var e capturedEvent
 	if err := json.Unmarshal(line, &e); err != nil {
