@@ -46,6 +46,10 @@ type pairRunner struct {
 
 	mu    sync.Mutex
 	lanes []*lane // lanes of the running generation, for the liveness check; guarded by mu
+	// idleSince is when the pair last had no running lanes: from the start
+	// until the first lanes run, and from the end of each generation until
+	// the next one's lanes run. Zero while lanes run. Guarded by mu.
+	idleSince time.Time
 }
 
 // run joins the group and runs one generation after another until ctx ends.
@@ -134,6 +138,12 @@ func (p *pairRunner) runGeneration(ctx context.Context, gen *kafka.Generation, p
 	p.setLanes(lanes)
 	defer p.setLanes(nil)
 	p.ready(true)
+	if len(lanes) == 0 {
+		// A member with no partitions has nothing to do, which is not idle.
+		log.Info("no partitions assigned; waiting for the next generation")
+		<-ctx.Done()
+		return partitions
+	}
 	p.group.rebalanceSeconds.UpdateDuration(waitingSince)
 	log.Info("lanes started", "partitions", partitions, "since_previous_generation", time.Since(waitingSince).Round(time.Millisecond))
 
@@ -197,6 +207,22 @@ func (p *pairRunner) setLanes(lanes []*lane) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.lanes = lanes
+	if lanes == nil {
+		p.idleSince = time.Now()
+	} else {
+		p.idleSince = time.Time{}
+	}
+}
+
+// idleFor returns how long the pair has had no running lanes: not joined
+// to its group, or joined but unable to open its stores.
+func (p *pairRunner) idleFor(now time.Time) time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.idleSince.IsZero() {
+		return 0
+	}
+	return now.Sub(p.idleSince)
 }
 
 // stalledLane returns the lane that has held fetched messages without

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -483,5 +484,33 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not reached within 5s")
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestServiceLiveness(t *testing.T) {
+	cfg := &Config{Metrics: MetricsConfig{LivenessTimeout: Duration(time.Minute)}}
+	runner := &pairRunner{topic: TopicConfig{Source: "in"}}
+	service := &Service{cfg: cfg, runners: []*pairRunner{runner}}
+	now := time.Now()
+
+	runner.idleSince = now.Add(-30 * time.Second)
+	if err := service.Live(now); err != nil {
+		t.Errorf("Live after 30s without lanes = %v, want nil within the timeout", err)
+	}
+	runner.idleSince = now.Add(-2 * time.Minute)
+	if err := service.Live(now); err == nil {
+		t.Error("Live after 2m without lanes = nil, want an error")
+	}
+
+	f := newLaneFixture(t, 0)
+	runner.setLanes([]*lane{f.lane})
+	if err := service.Live(now); err != nil {
+		t.Errorf("Live with an idle lane = %v, want nil", err)
+	}
+	f.lane.held.Store(5)
+	f.lane.progress.Store(now.Add(-2 * time.Minute).UnixNano())
+	err := service.Live(now)
+	if err == nil || !strings.Contains(err.Error(), "partition 0") {
+		t.Errorf("Live with a stuck lane = %v, want an error naming partition 0", err)
 	}
 }

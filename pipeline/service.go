@@ -122,6 +122,7 @@ func (s *Service) Run(ctx context.Context) error {
 			duplicates: s.newSink(t.DuplicatesTopic, conn),
 			deadLetter: s.newSink(t.DeadLetterTopic, conn),
 			ready:      func(joined bool) { s.setJoined(t.Source, joined) },
+			idleSince:  time.Now(),
 		}
 		s.mu.Lock()
 		s.runners = append(s.runners, runner)
@@ -228,10 +229,15 @@ func (s *Service) httpHandler() http.Handler {
 	return mux
 }
 
-// Live returns an error naming the stuck lane when a lane has held fetched
-// messages for longer than metrics.liveness_timeout without finishing a
-// batch: a produce that never succeeds, or a store call that never returns.
-// An idle lane, with nothing fetched, is live.
+// Live returns an error naming what is stuck when the service has stopped
+// making progress for longer than metrics.liveness_timeout:
+//   - a lane has held fetched messages without finishing a batch (a produce
+//     that never succeeds, a store call that never returns), or
+//   - a topic pair has had no running lanes (it cannot join its group, or
+//     cannot open its stores).
+//
+// An idle lane, with nothing fetched, is live, and so is a member that the
+// group assigned no partitions.
 func (s *Service) Live(now time.Time) error {
 	s.mu.Lock()
 	runners := slices.Clone(s.runners)
@@ -241,6 +247,10 @@ func (s *Service) Live(now time.Time) error {
 		if l, stalled := r.stalledLane(now); l != nil && stalled > limit {
 			return fmt.Errorf("topic %s partition %d has made no progress for %v with %d messages in flight",
 				l.topic, l.partition, stalled.Round(time.Second), l.held.Load())
+		}
+		if idle := r.idleFor(now); idle > limit {
+			return fmt.Errorf("topic %s has had no running lanes for %v: see the log for group join and store errors",
+				r.topic.Source, idle.Round(time.Second))
 		}
 	}
 	return nil
