@@ -42,6 +42,12 @@ func newRocksResources(o Options) *rocksResources {
 	r.table = grocksdb.NewDefaultBlockBasedTableOptions()
 	r.table.SetBlockCache(r.cache)
 	r.table.SetFilterPolicy(grocksdb.NewBloomFilterFull(bloomBitsPerKey))
+	// Keep bloom filters and index blocks in the block cache, so the memory
+	// they take is bounded by BlockCacheBytes instead of growing with the
+	// keys stored. High priority keeps them cached ahead of data blocks.
+	r.table.SetCacheIndexAndFilterBlocks(true)
+	r.table.SetCacheIndexAndFilterBlocksWithHighPriority(true)
+	r.table.SetPinL0FilterAndIndexBlocksInCache(true)
 
 	r.opts = grocksdb.NewDefaultOptions()
 	r.opts.SetCreateIfMissing(true)
