@@ -109,6 +109,10 @@ type StoreConfig struct {
 	MaxCapacity ByteSize `toml:"max_capacity"`
 	// BlockCache is the RocksDB block cache size of each store. Default 32MiB.
 	BlockCache ByteSize `toml:"block_cache"`
+	// MinFreeDisk is the free space that must remain on the stores' file
+	// system. A batch that would be stored with less fails and is not
+	// committed; its lane retries after a delay. Default 64MiB.
+	MinFreeDisk ByteSize `toml:"min_free_disk"`
 }
 
 // PipelineConfig holds the sizing and timing of the partition lanes.
@@ -347,6 +351,7 @@ func (c *Config) FillDefaults() {
 	setDefault(&c.Store.Path, DefaultStorePath)
 	setDefault(&c.Store.Retention, Duration(7*24*time.Hour))
 	setDefault(&c.Store.BlockCache, ByteSize(32<<20))
+	setDefault(&c.Store.MinFreeDisk, ByteSize(64<<20))
 
 	setDefault(&c.Pipeline.MaxInFlightMessages, DefaultMaxInFlightMessages)
 	if c.Pipeline.BatchSize == 0 {
@@ -414,6 +419,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Store.MaxCapacity < 0 {
 		bad("store.max_capacity", int64(c.Store.MaxCapacity), "want 0 (unlimited) or a positive size such as \"10GiB\"")
+	}
+	if c.Store.MinFreeDisk < 0 {
+		bad("store.min_free_disk", int64(c.Store.MinFreeDisk), "want a positive size such as \"64MiB\"")
 	}
 	if c.Store.BlockCache < 0 {
 		bad("store.block_cache", int64(c.Store.BlockCache), "want a positive size such as \"32MiB\"")

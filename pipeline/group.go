@@ -344,6 +344,7 @@ func (p *pairRunner) openStore(ctx context.Context, path string, log *slog.Logge
 			Retention:       time.Duration(p.cfg.Store.Retention),
 			MaxBytes:        int64(p.cfg.Store.MaxCapacity),
 			BlockCacheBytes: int64(p.cfg.Store.BlockCache),
+			MinFreeBytes:    int64(p.cfg.Store.MinFreeDisk),
 			Logger:          log,
 		})
 		if err == nil {

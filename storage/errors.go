@@ -14,6 +14,10 @@ var (
 	// in the store directory is held, by another process or by another open
 	// Store in this process.
 	ErrLocked = errors.New("store directory is locked")
+
+	// ErrDiskFull is wrapped in the error from LookupAndInsert when the
+	// store's file system has less free space than Options.MinFreeBytes.
+	ErrDiskFull = errors.New("not enough free disk space")
 )
 
 // remedy returns advice for a RocksDB or file system error about the store

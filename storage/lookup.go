@@ -2,6 +2,7 @@ package storage
 
 import (
 	"fmt"
+	"syscall"
 )
 
 // LookupAndInsert checks a batch of entries against the store and stores
@@ -110,6 +111,10 @@ func (s *Store) lookupLocked(entries []Entry, nowMs int64) error {
 // storeLocked writes the entries listed in s.scratch.toStore to the current
 // bucket in one WriteBatch.
 func (s *Store) storeLocked(entries []Entry, nowMs int64) error {
+	// Check before a new bucket may be created, which writes too.
+	if err := s.checkFreeSpace(); err != nil {
+		return err
+	}
 	cur, err := s.currentBucketLocked(nowMs)
 	if err != nil {
 		return err
@@ -123,6 +128,21 @@ func (s *Store) storeLocked(entries []Entry, nowMs int64) error {
 	}
 	if err := s.db.Write(s.rocks.write, s.writeBatch); err != nil {
 		return wrapError("store keys in dedup store", s.opts.Path, err)
+	}
+	return nil
+}
+
+// checkFreeSpace fails with ErrDiskFull when the store's file system has
+// less than MinFreeBytes free for this process.
+func (s *Store) checkFreeSpace() error {
+	var fs syscall.Statfs_t
+	if err := syscall.Statfs(s.opts.Path, &fs); err != nil {
+		return wrapError("check free space for dedup store", s.opts.Path, err)
+	}
+	free := int64(fs.Bavail) * int64(fs.Bsize)
+	if free < s.opts.MinFreeBytes {
+		return fmt.Errorf("cannot store keys in dedup store %s: %w: %d bytes free, below the reserve of %d; free space on that disk or lower the retention or max capacity of its stores",
+			s.opts.Path, ErrDiskFull, free, s.opts.MinFreeBytes)
 	}
 	return nil
 }

@@ -12,6 +12,7 @@ const (
 	DefaultRetention       = 7 * 24 * time.Hour
 	DefaultBuckets         = 8
 	DefaultBlockCacheBytes = 32 << 20
+	DefaultMinFreeBytes    = 64 << 20
 
 	// MaxBuckets bounds Options.Buckets. Every live bucket is a column family
 	// with its own memtable and is consulted on every lookup.
@@ -42,6 +43,14 @@ type Options struct {
 	// buckets are evicted before their retention ends. Zero means unlimited.
 	MaxBytes int64
 
+	// MinFreeBytes is the free space that must remain on the store's file
+	// system: a batch that would be written with less free space fails with
+	// ErrDiskFull instead, and nothing of it is stored. RocksDB needs the
+	// headroom for flushes and compactions, and Debian's RocksDB 7.8 build
+	// aborts the process on a write after a failed WAL write, so a full disk
+	// must never be reached through RocksDB. Default DefaultMinFreeBytes.
+	MinFreeBytes int64
+
 	// BlockCacheBytes is the size of this store's RocksDB block cache in
 	// bytes. Each store has its own cache, so a process with many partitions
 	// uses this many bytes per partition. Default DefaultBlockCacheBytes (32 MiB).
@@ -68,6 +77,9 @@ func (o Options) withDefaults() Options {
 	if o.BlockCacheBytes == 0 {
 		o.BlockCacheBytes = DefaultBlockCacheBytes
 	}
+	if o.MinFreeBytes == 0 {
+		o.MinFreeBytes = DefaultMinFreeBytes
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -92,6 +104,9 @@ func (o Options) validate() error {
 	}
 	if o.Retention > 0 && o.Buckets > 0 && o.Retention/time.Duration(o.Buckets) < time.Millisecond {
 		errs = append(errs, fmt.Errorf("retention %v split into %d buckets gives buckets shorter than 1ms; use a longer retention or fewer buckets", o.Retention, o.Buckets))
+	}
+	if o.MinFreeBytes < 0 {
+		errs = append(errs, fmt.Errorf("min free bytes %d is negative; use a positive size", o.MinFreeBytes))
 	}
 	if o.MaxBytes < 0 {
 		errs = append(errs, fmt.Errorf("max bytes %d is negative; use a positive size, or zero for unlimited", o.MaxBytes))

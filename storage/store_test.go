@@ -219,3 +219,22 @@ func compareResults(t *testing.T, what string, got, want []Result) {
 		}
 	}
 }
+
+func TestLookupAndInsertRejectsLowDiskSpace(t *testing.T) {
+	dir := t.TempDir()
+	// No file system has an exabyte free, so every write must be refused.
+	store, err := Open(Options{Path: dir, MinFreeBytes: 1 << 60})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer store.Close()
+	entries := []Entry{{Key: [16]byte{1}, Offset: 7}}
+	results := make([]Result, 1)
+	err = store.LookupAndInsert(entries, results)
+	if !errors.Is(err, ErrDiskFull) {
+		t.Fatalf("LookupAndInsert = %v, want ErrDiskFull", err)
+	}
+	if !strings.Contains(err.Error(), dir) {
+		t.Errorf("error %q does not name the store path", err)
+	}
+}

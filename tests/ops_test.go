@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -415,4 +416,44 @@ func waitMetric(ctx context.Context, t *testing.T, p *process, prefix string, mi
 func (p *process) log() string {
 	data, _ := os.ReadFile(p.logPath)
 	return string(data)
+}
+
+func TestFullStoreDisk(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a small tmpfs for the store needs root")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	s := newSetup(t, "fullstore")
+	// A 512 KiB file system is below the default free-space reserve of
+	// 64 MiB, so no batch may be stored there.
+	mountPoint := filepath.Join(s.store, "small")
+	if err := os.Mkdir(mountPoint, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", mountPoint).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs here: %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", mountPoint).Run() })
+	s.store = filepath.Join(mountPoint, "stores")
+	stream := generate(t, kafkatest.Options{Rounds: 100, Seed: 13, Run: runID})
+	s.produceAll(ctx, t, stream)
+
+	p := startProcess(t, "deduplicator", s.config(""))
+	time.Sleep(15 * time.Second)
+	select {
+	case <-p.exited:
+		t.Fatalf("the deduplicator exited on a full disk, want it to stay up and retry: %v", p.err)
+	default:
+	}
+	if log := p.log(); !strings.Contains(log, "not enough free disk space") || !strings.Contains(log, s.store) {
+		t.Errorf("log does not say that the store's disk is full:\n%s", log)
+	}
+	// Batches stored before the disk filled may be committed, the rest not.
+	if left := s.uncommitted(ctx, t); left == 0 {
+		t.Error("every offset was committed although the store's disk is full")
+	} else {
+		t.Logf("%d of %d messages left uncommitted on a full disk", left, len(stream))
+	}
+	p.stop(30 * time.Second)
 }

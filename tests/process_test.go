@@ -118,6 +118,13 @@ func (p *process) dumpLog() {
 		return
 	}
 	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	// A crash prints a goroutine dump that hides its cause: keep the cause.
+	for i, line := range lines {
+		if strings.HasPrefix(line, "panic: ") || strings.HasPrefix(line, "fatal error: ") || strings.HasPrefix(line, "SIG") {
+			p.t.Logf("%s crashed:\n%s", p.name, strings.Join(lines[max(i-5, 0):min(i+15, len(lines))], "\n"))
+			break
+		}
+	}
 	if len(lines) > 80 {
 		lines = append([]string{fmt.Sprintf("... %d earlier lines", len(lines)-80)}, lines[len(lines)-80:]...)
 	}
