@@ -231,3 +231,30 @@ func TestHumanCount(t *testing.T) {
 		}
 	}
 }
+
+func TestDiskUsageCountsAllocatedBlocks(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(dir+"/data", bytes.Repeat([]byte{1}, 100<<10), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// A sparse file like Kafka's preallocated indexes: 10 MiB long, no data.
+	sparse, err := os.Create(dir + "/sparse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sparse.Truncate(10 << 20); err != nil {
+		t.Fatal(err)
+	}
+	sparse.Close()
+
+	got, err := diskUsage(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got < 100<<10 {
+		t.Errorf("diskUsage = %d bytes, want at least the 102400 bytes written", got)
+	}
+	if got > 1<<20 {
+		t.Errorf("diskUsage = %d bytes, want less than 1 MiB: a sparse file takes no blocks", got)
+	}
+}

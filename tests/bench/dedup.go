@@ -38,9 +38,9 @@ type runSpec struct {
 	failOpen bool
 	storeDir string
 	// feed, when set, is started once the deduplicator is ready and writes
-	// the input while it runs. It returns the expected output per partition,
-	// which replaces expected. The run ends only after feed returns.
-	feed func(ctx context.Context) ([]int64, error)
+	// the input while it runs. Its summary's unique count per partition
+	// replaces expected. The run ends only after feed returns.
+	feed func(ctx context.Context) (*kafkatest.LoadSummary, error)
 }
 
 // runResult is what one deduplicator run measured.
@@ -89,6 +89,12 @@ type runResult struct {
 	// BacklogAgeSeconds is how old the input's newest record was when the
 	// first message was consumed; zero for a paced run.
 	BacklogAgeSeconds float64 `json:"backlog_age_seconds"`
+	// FeedRate is the rate the load generator reached in a paced run, and
+	// BehindSeconds how long after its last write the last output write was
+	// acknowledged. More than a second or so means the deduplicator fell
+	// behind, and the latency includes queueing.
+	FeedRate      float64 `json:"feed_rate,omitempty"`
+	BehindSeconds float64 `json:"behind_seconds,omitempty"`
 
 	Consumed         float64 `json:"metric_consumed"`
 	Produced         float64 `json:"metric_produced"`
@@ -179,11 +185,11 @@ func (b *bench) runDeduplicator(ctx context.Context, spec runSpec) (*runResult, 
 		}()
 		go func() {
 			defer close(feedExited)
-			expected, err := spec.feed(feedCtx)
-			feedDone <- feedResult{expected, err}
+			load, err := spec.feed(feedCtx)
+			feedDone <- feedResult{load, err}
 		}()
 	} else {
-		feedDone <- feedResult{expected: spec.expected}
+		feedDone <- feedResult{}
 	}
 
 	// 4. Measure until every input offset is committed.
@@ -297,6 +303,7 @@ func (b *bench) measure(ctx context.Context, spec *runSpec, r *runResult, pid in
 	var first, acked time.Time
 	var cpuFirst, brokerFirst float64
 	var ends map[int]int64
+	var feed *kafkatest.LoadSummary
 	fed := false
 	lastCommitPoll := time.Time{}
 	scrapeErrors := 0
@@ -311,10 +318,11 @@ func (b *bench) measure(ctx context.Context, spec *runSpec, r *runResult, pid in
 			if f.err != nil {
 				return fmt.Errorf("cannot write the paced input: %w", f.err)
 			}
-			spec.expected = f.expected
-			r.WantOutput = 0
-			for _, n := range f.expected {
-				r.WantOutput += n
+			if f.load != nil {
+				feed = f.load
+				spec.expected = f.load.UniquePerPartition
+				r.WantOutput = f.load.Unique
+				r.FeedRate = f.load.EventsPerSecond
 			}
 			fed = true
 			feedDone = nil
@@ -385,14 +393,17 @@ func (b *bench) measure(ctx context.Context, spec *runSpec, r *runResult, pid in
 		if acked.IsZero() {
 			acked = end // the output count check below reports the shortfall
 		}
+		if feed != nil {
+			r.BehindSeconds = acked.Sub(feed.Finished).Seconds()
+		}
 		return b.summarize(spec, r, final, started, first, acked, end, cpuFirst, cpuEnd, brokerEnd-brokerFirst)
 	}
 }
 
 // feedResult is what a run's feed returned.
 type feedResult struct {
-	expected []int64
-	err      error
+	load *kafkatest.LoadSummary
+	err  error
 }
 
 // summarize fills r from the timestamps, CPU readings and final scrape.

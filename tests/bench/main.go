@@ -39,6 +39,7 @@ type options struct {
 	latencySeconds float64
 	keep           bool
 	repeat         bool
+	warmupEvents   int64
 }
 
 func main() {
@@ -56,10 +57,11 @@ func main() {
 	flag.StringVar(&o.kafkaLibs, "kafka-libs", defaultKafkaLibs(), "directory of the Kafka jars, for the broker-ceiling tools")
 	flag.StringVar(&o.brokerPIDFile, "broker-pid-file", defaultBrokerPIDFile(), "pid file of the broker, for its CPU time; empty skips it")
 	flag.BoolVar(&o.skipCeiling, "skip-ceiling", false, "skip Kafka's ProducerPerformance and ConsumerPerformance runs")
-	flag.Float64Var(&o.latencyRate, "latency-rate", 0, "events per second of the paced latency run; 0 means half of the empty-store dedup rate")
+	flag.Float64Var(&o.latencyRate, "latency-rate", 0, "events per second of the paced latency run; 0 means a quarter of the empty-store dedup rate")
 	flag.Float64Var(&o.latencySeconds, "latency-seconds", 30, "length of the paced latency run in seconds; 0 skips it")
 	flag.BoolVar(&o.keep, "keep", false, "keep the stores and topics after the runs")
 	flag.BoolVar(&o.repeat, "repeat-pass-through", true, "run the pass-through again after the warm-store run, to show drift")
+	flag.Int64Var(&o.warmupEvents, "warmup-events", 100_000, "events of the warm-up pass-through before b, on a topic of their own; 0 skips it")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -107,6 +109,9 @@ func (o options) validate() error {
 	}
 	if o.partitions < 1 {
 		errs = append(errs, fmt.Errorf("invalid -partitions %d: use 1 or more", o.partitions))
+	}
+	if o.warmupEvents < 0 {
+		errs = append(errs, fmt.Errorf("invalid -warmup-events %d: use 0 (no warm-up) or more", o.warmupEvents))
 	}
 	if o.prefill < 0 {
 		errs = append(errs, fmt.Errorf("invalid -prefill %d: use 0 or more keys", o.prefill))
@@ -171,6 +176,9 @@ type results struct {
 	Error        string                  `json:"error,omitempty"`
 	BrokerPID    int                     `json:"broker_pid"`
 	ResultsDir   string                  `json:"results_dir"`
+	// BrokerDataBytes is the size of the broker's data directory (the
+	// directory of its pid file) at the end, deleted topics included.
+	BrokerDataBytes int64 `json:"broker_data_bytes"`
 }
 
 func run(ctx context.Context, o options) error {
@@ -195,6 +203,9 @@ func run(ctx context.Context, o options) error {
 	}
 	if !o.keep {
 		b.cleanup()
+	}
+	if o.brokerPIDFile != "" {
+		res.BrokerDataBytes, _ = diskUsage(filepath.Dir(o.brokerPIDFile))
 	}
 	printReport(os.Stdout, res)
 	if writeErr := writeResults(res); writeErr != nil {
@@ -245,32 +256,35 @@ func (b *bench) runAll(ctx context.Context, res *results) error {
 		}
 	}
 
-	// 4. Pass-through, dedup on empty stores, dedup on warm stores.
+	// 4. A warm-up on its own small topic. Without it, the first run of a
+	// short bench was the slowest (see doc.go). A likely cause is the new
+	// broker's JIT, which has not yet compiled the paths of the fetch and
+	// produce requests that kafka-go sends.
+	if b.opts.warmupEvents > 0 {
+		warmup, err := b.runWarmup(ctx)
+		if err := addRun(res, warmup, err); err != nil {
+			return err
+		}
+	}
+
+	// 5. Pass-through, dedup on empty stores, dedup on warm stores.
 	fmt.Printf("\n== b: pass-through (fail_open = true)\n")
 	pass, err := b.runDeduplicator(ctx, runSpec{
 		id: "passthrough", name: "b. pass-through (fail_open)", source: input, events: b.load.Events,
 		expected: b.load.EventsPerPartition, failOpen: true,
 	})
-	if pass != nil {
-		res.Runs = append(res.Runs, pass)
-	}
-	if err != nil {
+	if err := addRun(res, pass, err); err != nil {
 		return err
 	}
-	b.finishRun(ctx, pass)
 
 	fmt.Printf("\n== c: deduplication, empty stores\n")
 	empty, err := b.runDeduplicator(ctx, runSpec{
 		id: "dedup-empty", name: "c. dedup, empty stores", source: input, events: b.load.Events,
 		expected: b.load.UniquePerPartition, storeDir: filepath.Join(b.opts.outDir, "stores-empty"),
 	})
-	if empty != nil {
-		res.Runs = append(res.Runs, empty)
-	}
-	if err != nil {
+	if err := addRun(res, empty, err); err != nil {
 		return err
 	}
-	b.finishRun(ctx, empty)
 
 	fmt.Printf("\n== d: deduplication, stores prefilled with %d keys\n", b.opts.prefill)
 	warmDir := filepath.Join(b.opts.outDir, "stores-warm")
@@ -288,13 +302,9 @@ func (b *bench) runAll(ctx context.Context, res *results) error {
 		id: "dedup-warm", name: fmt.Sprintf("d. dedup, %s keys stored", humanCount(b.opts.prefill)), source: input, events: b.load.Events,
 		expected: b.load.UniquePerPartition, storeDir: warmDir,
 	})
-	if warm != nil {
-		res.Runs = append(res.Runs, warm)
-	}
-	if err != nil {
+	if err := addRun(res, warm, err); err != nil {
 		return err
 	}
-	b.finishRun(ctx, warm)
 
 	// The pass-through once more, to show how much the machine drifted
 	// between the first and the last run on the same input.
@@ -304,30 +314,53 @@ func (b *bench) runAll(ctx context.Context, res *results) error {
 			id: "passthrough-again", name: "b2. pass-through, after d", source: input, events: b.load.Events,
 			expected: b.load.EventsPerPartition, failOpen: true,
 		})
-		if again != nil {
-			res.Runs = append(res.Runs, again)
-		}
-		if err != nil {
+		if err := addRun(res, again, err); err != nil {
 			return err
 		}
-		b.finishRun(ctx, again)
 	}
 	for _, r := range res.Runs {
-		r.RatioToPassThrough = ratio(r.EventsPerSecond, pass.EventsPerSecond)
+		if r.ID != warmupID {
+			r.RatioToPassThrough = ratio(r.EventsPerSecond, pass.EventsPerSecond)
+		}
 	}
 
-	// 5. Latency at a paced rate below capacity.
+	// 6. Latency at a paced rate below capacity.
 	if b.opts.latencySeconds > 0 {
 		paced, err := b.runPaced(ctx, empty.EventsPerSecond)
-		if paced != nil {
-			res.Runs = append(res.Runs, paced)
-		}
-		if err != nil {
+		if err := addRun(res, paced, err); err != nil {
 			return err
 		}
-		b.finishRun(ctx, paced)
 	}
 	return nil
+}
+
+// addRun appends r to res.Runs when it is set, which it also is after a
+// failed output check, and returns err.
+func addRun(res *results, r *runResult, err error) error {
+	if r != nil {
+		res.Runs = append(res.Runs, r)
+	}
+	return err
+}
+
+// warmupID is the id of the warm-up run, which is not compared with b.
+const warmupID = "warmup"
+
+// runWarmup writes -warmup-events events to a topic of their own and copies
+// them with the deduplicator in pass-through mode. The run is reported but
+// not compared.
+func (b *bench) runWarmup(ctx context.Context) (*runResult, error) {
+	source := b.topic("warmup-input")
+	b.topics = append(b.topics, source)
+	fmt.Printf("\n== w: warm-up, pass-through of %d events on a topic of their own\n", b.opts.warmupEvents)
+	load, err := b.runLoadgen(ctx, source, b.opts.warmupEvents, 0, "warmup-load")
+	if err != nil {
+		return nil, err
+	}
+	return b.runDeduplicator(ctx, runSpec{
+		id: warmupID, name: "w. warm-up pass-through, own topic", source: source, events: load.Events,
+		expected: load.EventsPerPartition, failOpen: true,
+	})
 }
 
 // runCeiling measures the broker alone: ProducerPerformance writes as many
@@ -346,11 +379,6 @@ func (b *bench) runCeiling(ctx context.Context, res *results, input string) erro
 		return err
 	}
 	fmt.Printf("  %s\n", res.ProducerPerf.Output)
-	if !b.opts.keep {
-		if err := b.cluster.DeleteTopics(ctx, perfTopic); err != nil {
-			return err
-		}
-	}
 
 	fmt.Printf("== a: broker ceiling: ConsumerPerformance on %s\n", input)
 	if res.ConsumerPerf, err = b.runConsumerPerf(ctx, input, b.topic("consumer-perf"), b.load.Events); err != nil {
@@ -367,7 +395,9 @@ func (b *bench) runCeiling(ctx context.Context, res *results, input string) erro
 func (b *bench) runPaced(ctx context.Context, emptyRate float64) (*runResult, error) {
 	rate := b.opts.latencyRate
 	if rate == 0 {
-		rate = float64(int(emptyRate/2/100) * 100)
+		// The load generator now shares the machine too, so the
+		// deduplicator keeps up only well below the rate of c.
+		rate = float64(int(emptyRate/4/100) * 100)
 		rate = max(rate, 100)
 	}
 	events := int64(rate * b.opts.latencySeconds)
@@ -381,12 +411,8 @@ func (b *bench) runPaced(ctx context.Context, emptyRate float64) (*runResult, er
 		id: "dedup-paced", name: fmt.Sprintf("e. dedup, paced at %.0f/s", rate), source: source, events: events,
 		storeDir: filepath.Join(b.opts.outDir, "stores-paced"),
 	}
-	spec.feed = func(ctx context.Context) ([]int64, error) {
-		load, err := b.runLoadgen(ctx, source, events, rate, "paced-load")
-		if err != nil {
-			return nil, err
-		}
-		return load.UniquePerPartition, nil
+	spec.feed = func(ctx context.Context) (*kafkatest.LoadSummary, error) {
+		return b.runLoadgen(ctx, source, events, rate, "paced-load")
 	}
 	return b.runDeduplicator(ctx, *spec)
 }
@@ -411,25 +437,11 @@ func (b *bench) runLoadgen(ctx context.Context, topic string, events int64, rate
 	return kafkatest.ReadLoadSummary(summaryPath)
 }
 
-// finishRun deletes a run's output topic and stores unless -keep is set.
-func (b *bench) finishRun(ctx context.Context, r *runResult) {
-	if b.opts.keep {
-		return
-	}
-	if err := b.cluster.DeleteTopics(ctx, r.Output); err != nil {
-		fmt.Fprintln(os.Stderr, "bench: warning:", err)
-	}
-	if r.StorePath != "" {
-		if err := os.RemoveAll(r.StorePath); err != nil {
-			fmt.Fprintln(os.Stderr, "bench: warning: cannot remove the stores:", err)
-		}
-	}
-}
-
-// cleanup deletes the bench's topics and the stores that are left, also
-// those of a failed run. The broker removes the topics' files
-// file.delete.delay.ms (60 s by default) later; a broker stopped before
-// then leaves them in its data directory until its next start.
+// cleanup deletes the bench's topics and stores. It runs only after the last
+// run: the broker removes a deleted topic's files file.delete.delay.ms (60 s
+// by default) later, and that work would otherwise land in a measured run.
+// A broker stopped before then keeps the files in its data directory until
+// its next start, which wipes it.
 func (b *bench) cleanup() {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -468,5 +480,7 @@ func optionMap(o options) map[string]string {
 		"prefill": strconv.FormatInt(o.prefill, 10), "latency_rate": strconv.FormatFloat(o.latencyRate, 'g', -1, 64),
 		"latency_seconds": strconv.FormatFloat(o.latencySeconds, 'g', -1, 64), "skip_ceiling": strconv.FormatBool(o.skipCeiling),
 		"repeat_pass_through": strconv.FormatBool(o.repeat),
+		"broker_pid_file":     o.brokerPIDFile,
+		"warmup_events":       strconv.FormatInt(o.warmupEvents, 10),
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // clockTicks returns the kernel clock ticks per second (CLK_TCK) that
@@ -140,7 +141,9 @@ func loadAverage() string {
 	return strings.Join(fields[:3], " ")
 }
 
-// diskUsage returns the bytes of the regular files under dir.
+// diskUsage returns the disk space allocated to the regular files under
+// dir, as du counts it. Kafka preallocates sparse index files, whose
+// apparent size is far larger.
 func diskUsage(dir string) (int64, error) {
 	var total int64
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
@@ -152,7 +155,11 @@ func diskUsage(dir string) (int64, error) {
 			if err != nil {
 				return err
 			}
-			total += info.Size()
+			if st, ok := info.Sys().(*syscall.Stat_t); ok {
+				total += st.Blocks * 512 // st_blocks counts 512-byte units
+			} else {
+				total += info.Size()
+			}
 		}
 		return nil
 	})

@@ -81,7 +81,17 @@ func printReport(w io.Writer, res *results) {
 		if r.BacklogAgeSeconds > 0 {
 			fmt.Fprintf(w, "; the input was %.0fs old at the first fetch, which the e2e latency includes", r.BacklogAgeSeconds)
 		}
+		if r.FeedRate > 0 {
+			fmt.Fprintf(w, "; fed at %.0f events/s, last ack %.1fs after the last write", r.FeedRate, r.BehindSeconds)
+			if r.BehindSeconds > 2 {
+				fmt.Fprint(w, " (it fell behind, so the latency includes queueing: lower -latency-rate)")
+			}
+		}
 		fmt.Fprintln(w)
+	}
+	if res.BrokerDataBytes > 1<<30 {
+		fmt.Fprintf(w, "\nThe broker's data directory %s holds %.1f GiB, deleted topics included; its next start wipes it.\n",
+			filepath.Dir(res.Options["broker_pid_file"]), float64(res.BrokerDataBytes)/(1<<30))
 	}
 	if res.Error != "" {
 		fmt.Fprintf(w, "\nFAILED: %s\n", res.Error)
