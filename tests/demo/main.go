@@ -1,8 +1,8 @@
-// Command demo shows the deduplicator at work on a real broker: it loads the
+// Command demo shows the deduplicator at work on a real broker. It loads the
 // real captured events, scaled up with fresh distinct ids and with
-// duplicates and near copies mixed in, runs the deduplicator binary with the
-// given config file until every input offset is committed, and prints what
-// went in and what came out.
+// duplicates and near copies mixed in. Then it runs the deduplicator binary
+// with the given config file until every input offset is committed, and
+// prints what went in and what came out.
 //
 // It expects a broker at KAFKA_BOOTSTRAP (default 127.0.0.1:19092), as
 // started by `make demo`. The config file's first [[topics]] pair names the

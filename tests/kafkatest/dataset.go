@@ -51,7 +51,7 @@ func LoadCorpus(path string) ([][]byte, error) {
 	return events, nil
 }
 
-// Kind says how a generated message relates to the others.
+// Kind is how a generated message relates to the others.
 type Kind string
 
 // Kinds of generated messages. Exact repeats and new-uuid copies are
@@ -68,7 +68,7 @@ const (
 // Options shape a generated stream.
 type Options struct {
 	// Rounds is how many times the corpus is emitted. Round 0 is the corpus
-	// byte for byte; later rounds append "-r{round}" to every distinct_id and
+	// byte for byte. Later rounds append "-r{round}" to every distinct_id and
 	// draw new uuids, so each round adds new unique events.
 	Rounds int
 	// DuplicateRate is the chance, after each original, of also emitting a

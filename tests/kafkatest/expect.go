@@ -14,7 +14,7 @@ import (
 // Expected returns the messages a correct deduplicator writes for a stream:
 // the first copy of every dedup key in stream order, and every message that
 // cannot be decoded. All copies of an event share a Kafka key and so a
-// partition, which makes stream order the order the deduplicator sees them.
+// partition, so stream order is the order in which the deduplicator reads them.
 func Expected(stream []Generated, decoder stages.Decoder) []kafka.Message {
 	seen := map[stages.Digest]bool{}
 	var out []kafka.Message

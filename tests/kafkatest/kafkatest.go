@@ -38,7 +38,7 @@ func NewCluster(addr string) *Cluster {
 	return &Cluster{Addr: addr, client: &kafka.Client{Addr: kafka.TCP(addr), Timeout: 10 * time.Second}}
 }
 
-// Ping fails unless the broker answers a metadata request.
+// Ping returns an error unless a metadata request to the broker succeeds.
 func (c *Cluster) Ping(ctx context.Context) error {
 	_, err := c.client.Metadata(ctx, &kafka.MetadataRequest{})
 	if err != nil {
