@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"kafka-deduplicator/stages"
 )
 
 // Config is the whole service configuration, read from config.toml and then
@@ -485,6 +487,9 @@ func (c *Config) Validate() error {
 			}
 		default:
 			bad(key+".undecodable", strconv.Quote(t.Undecodable), `want "forward", "dead-letter" or "drop"`)
+		}
+		if _, err := stages.NewDecoder(stages.FormatConfig{Format: t.Format, KeyFields: t.KeyFields}); err != nil {
+			errs = append(errs, fmt.Errorf("invalid %s format: %w", key, err))
 		}
 		for name, side := range map[string]string{"duplicates_topic": t.DuplicatesTopic, "dead_letter_topic": t.DeadLetterTopic} {
 			if side != "" && (side == t.Source || side == t.Output) {

@@ -291,6 +291,8 @@ func TestConfigSideTopicsAndPolicies(t *testing.T) {
 		{name: "unknown policy", topic: "source = \"a\"\nundecodable = \"ignore\"", wants: []string{`topics[0].undecodable = "ignore"`, "dead-letter"}},
 		{name: "dead letter without topic", topic: "source = \"a\"\nundecodable = \"dead-letter\"", wants: []string{"missing topics[0].dead_letter_topic"}},
 		{name: "dead letter topic unused", topic: "source = \"a\"\ndead_letter_topic = \"x\"", wants: []string{"topics[0].dead_letter_topic", "only used with"}},
+		{name: "json without key fields", topic: "source = \"a\"\nformat = \"json\"", wants: []string{"invalid topics[0] format"}},
+		{name: "key fields with captured events", topic: "source = \"a\"\nkey_fields = [\"x\"]", wants: []string{"invalid topics[0] format"}},
 		{name: "duplicates topic is source", topic: "source = \"a\"\nduplicates_topic = \"a\"", wants: []string{`topics[0].duplicates_topic = "a"`}},
 	}
 	for _, tt := range tests {

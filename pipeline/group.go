@@ -66,8 +66,11 @@ func (p *pairRunner) run(ctx context.Context) error {
 		RebalanceTimeout:  time.Duration(p.cfg.Kafka.RebalanceTimeout),
 		JoinGroupBackoff:  time.Second,
 		StartOffset:       p.startOffset(),
-		Timeout:           time.Duration(p.cfg.Kafka.DialTimeout),
-		ErrorLogger:       kafkaLogger(p.metrics.limitedLogger(p.log, 10*time.Second, 5)),
+		// Rejoin when the source gains partitions, or is created after start.
+		WatchPartitionChanges:  true,
+		PartitionWatchInterval: 5 * time.Second,
+		Timeout:                time.Duration(p.cfg.Kafka.DialTimeout),
+		ErrorLogger:            kafkaLogger(p.metrics.limitedLogger(p.log, 10*time.Second, 5)),
 	})
 	if err != nil {
 		return fmt.Errorf("cannot create consumer group %q for topic %q: %w", p.topic.Group, p.topic.Source, err)
@@ -140,7 +143,8 @@ func (p *pairRunner) runGeneration(ctx context.Context, gen *kafka.Generation, p
 	p.ready(true)
 	if len(lanes) == 0 {
 		// A member with no partitions has nothing to do, which is not idle.
-		log.Info("no partitions assigned; waiting for the next generation")
+		log.Warn("no partitions assigned; the source topic may not exist yet, or the group has more members than partitions",
+			"topic", p.topic.Source)
 		<-ctx.Done()
 		return partitions
 	}

@@ -493,6 +493,12 @@ func TestServiceLiveness(t *testing.T) {
 	service := &Service{cfg: cfg, runners: []*pairRunner{runner}}
 	now := time.Now()
 
+	service.connectingSince = now.Add(-2 * time.Minute)
+	if err := service.Live(now); err == nil || !strings.Contains(err.Error(), "brokers") {
+		t.Errorf("Live while the brokers have not answered for 2m = %v, want an error naming the brokers", err)
+	}
+	service.connectingSince = time.Time{}
+
 	runner.idleSince = now.Add(-30 * time.Second)
 	if err := service.Live(now); err != nil {
 		t.Errorf("Live after 30s without lanes = %v, want nil within the timeout", err)

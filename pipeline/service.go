@@ -26,8 +26,11 @@ type Service struct {
 	metrics *Metrics
 
 	mu      sync.Mutex
-	runners []*pairRunner   // guarded by mu
-	joined  map[string]bool // by source topic: the pair's lanes are running; guarded by mu
+	runners []*pairRunner // guarded by mu
+	// connectingSince is when Run started to reach the brokers; zero once
+	// they answered. Guarded by mu.
+	connectingSince time.Time
+	joined          map[string]bool // by source topic: the pair's lanes are running; guarded by mu
 	// stopping is set once shutdown begins, so readiness fails first.
 	stopping bool // guarded by mu
 }
@@ -95,12 +98,19 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 
 	// Fail fast on credentials and certificates before joining any group.
+	s.mu.Lock()
+	s.connectingSince = time.Now()
+	s.mu.Unlock()
 	if err := checkBrokers(ctx, s.cfg.Kafka, conn, s.metrics.limitedLogger(s.log, 10*time.Second, 3)); err != nil {
 		if ctx.Err() != nil {
 			return context.Cause(ctx)
 		}
 		return err
 	}
+
+	s.mu.Lock()
+	s.connectingSince = time.Time{}
+	s.mu.Unlock()
 
 	g, ctx := errgroup.WithContext(ctx)
 
@@ -234,15 +244,20 @@ func (s *Service) httpHandler() http.Handler {
 //   - a lane has held fetched messages without finishing a batch (a produce
 //     that never succeeds, a store call that never returns), or
 //   - a topic pair has had no running lanes (it cannot join its group, or
-//     cannot open its stores).
+//     cannot open its stores), or
+//   - the brokers have not answered since the start.
 //
 // An idle lane, with nothing fetched, is live, and so is a member that the
 // group assigned no partitions.
 func (s *Service) Live(now time.Time) error {
 	s.mu.Lock()
 	runners := slices.Clone(s.runners)
+	connectingSince := s.connectingSince
 	s.mu.Unlock()
 	limit := time.Duration(s.cfg.Metrics.LivenessTimeout)
+	if !connectingSince.IsZero() && now.Sub(connectingSince) > limit {
+		return fmt.Errorf("the brokers %v have not answered for %v", s.cfg.Kafka.Hosts, now.Sub(connectingSince).Round(time.Second))
+	}
 	for _, r := range runners {
 		if l, stalled := r.stalledLane(now); l != nil && stalled > limit {
 			return fmt.Errorf("topic %s partition %d has made no progress for %v with %d messages in flight",
