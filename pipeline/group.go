@@ -66,11 +66,12 @@ func (p *pairRunner) run(ctx context.Context) error {
 		RebalanceTimeout:  time.Duration(p.cfg.Kafka.RebalanceTimeout),
 		JoinGroupBackoff:  time.Second,
 		StartOffset:       p.startOffset(),
-		// Rejoin when the source gains partitions, or is created after start.
-		WatchPartitionChanges:  true,
-		PartitionWatchInterval: 5 * time.Second,
-		Timeout:                time.Duration(p.cfg.Kafka.DialTimeout),
-		ErrorLogger:            kafkaLogger(p.metrics.limitedLogger(p.log, 10*time.Second, 5)),
+		// NOTE: kafka-go's WatchPartitionChanges is off because it ends and
+		// rejoins the generation in a tight loop while the source topic does
+		// not exist (kafka-go v0.4.51), so partitions added after the start
+		// are consumed only after a restart or another rebalance.
+		Timeout:     time.Duration(p.cfg.Kafka.DialTimeout),
+		ErrorLogger: kafkaLogger(p.metrics.limitedLogger(p.log, 10*time.Second, 5)),
 	})
 	if err != nil {
 		return fmt.Errorf("cannot create consumer group %q for topic %q: %w", p.topic.Group, p.topic.Source, err)
