@@ -226,9 +226,13 @@ func (l *lane) cutBatches(work context.Context, in <-chan kafka.Message, out cha
 		b       *batch
 		started time.Time
 	)
-	send := func() bool {
+	// recordCut counts the batch's messages and the time spent cutting it.
+	recordCut := func() {
 		l.metrics.consumed.Add(len(b.msgs))
 		l.stages.fetch.UpdateDuration(started)
+	}
+	send := func() bool {
+		recordCut()
 		select {
 		case out <- b:
 			b = nil
@@ -260,8 +264,7 @@ func (l *lane) cutBatches(work context.Context, in <-chan kafka.Message, out cha
 			}
 			b.msgs = append(b.msgs, msg)
 		case out <- b:
-			l.metrics.consumed.Add(len(b.msgs))
-			l.stages.fetch.UpdateDuration(started)
+			recordCut()
 			b = nil
 		case <-work.Done():
 			return nil

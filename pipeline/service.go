@@ -27,8 +27,8 @@ type Service struct {
 
 	mu      sync.Mutex
 	runners []*pairRunner // guarded by mu
-	// connectingSince is when Run started to reach the brokers; zero once
-	// they answered. Guarded by mu.
+	// connectingSince is when Run started to reach the brokers, or zero once
+	// a metadata request succeeded. Guarded by mu.
 	connectingSince time.Time
 	joined          map[string]bool // by source topic: the pair's lanes are running; guarded by mu
 	// stopping is set once shutdown begins, so readiness fails first.
@@ -245,7 +245,7 @@ func (s *Service) httpHandler() http.Handler {
 //     that never succeeds, a store call that never returns), or
 //   - a topic pair has had no running lanes (it cannot join its group, or
 //     cannot open its stores), or
-//   - the brokers have not answered since the start.
+//   - no metadata request to the brokers has succeeded since the start.
 //
 // An idle lane, with nothing fetched, is live, and so is a member that the
 // group assigned no partitions.
@@ -256,7 +256,7 @@ func (s *Service) Live(now time.Time) error {
 	s.mu.Unlock()
 	limit := time.Duration(s.cfg.Metrics.LivenessTimeout)
 	if !connectingSince.IsZero() && now.Sub(connectingSince) > limit {
-		return fmt.Errorf("the brokers %v have not answered for %v", s.cfg.Kafka.Hosts, now.Sub(connectingSince).Round(time.Second))
+		return fmt.Errorf("no metadata request to the brokers %v has succeeded for %v", s.cfg.Kafka.Hosts, now.Sub(connectingSince).Round(time.Second))
 	}
 	for _, r := range runners {
 		if l, stalled := r.stalledLane(now); l != nil && stalled > limit {
