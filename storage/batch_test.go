@@ -100,18 +100,18 @@ func TestRecordRoundTrip(t *testing.T) {
 	if len(buf) != recordSize {
 		t.Fatalf("encoded length %d, want %d", len(buf), recordSize)
 	}
-	got, err := decodeRecord(buf)
+	got, err := decodeRecord(buf, int64(len(buf)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got != want {
 		t.Errorf("decoded %+v, want %+v", got, want)
 	}
-	if _, err := decodeRecord(buf[:10]); err == nil {
+	if _, err := decodeRecord(buf[:10], 10); err == nil {
 		t.Errorf("decoding a truncated value succeeded, want an error")
 	}
 	buf[0] = 2
-	if _, err := decodeRecord(buf); err == nil {
+	if _, err := decodeRecord(buf, int64(len(buf))); err == nil {
 		t.Errorf("decoding version 2 succeeded, want an error")
 	}
 }

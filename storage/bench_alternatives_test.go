@@ -39,7 +39,7 @@ type expiryFilter struct {
 }
 
 func (f *expiryFilter) Filter(level int, key, val []byte) (bool, []byte) {
-	r, err := decodeRecord(val)
+	r, err := decodeRecord(val, int64(len(val)))
 	if err != nil {
 		return false, nil
 	}
@@ -107,7 +107,7 @@ func (s *singleCFStore) LookupAndInsert(entries []Entry, results []Result) error
 		if !v.Exists() {
 			continue
 		}
-		r, err := decodeRecord(v.Data())
+		r, err := decodeRecord(v.Data(), int64(len(v.Data())))
 		if err != nil {
 			values.Destroy()
 			return err

@@ -254,3 +254,43 @@ func BenchmarkExpire(b *testing.B) {
 		b.ReportMetric(float64(keysBefore), "keys_before")
 	})
 }
+
+// BenchmarkFill stores the largest -storage.present count of random keys
+// in one bucket, in batches of 5000 as a busy lane would, and logs the CPU
+// time (all threads, so flushes and compactions count) and the wall time
+// per key for every 500,000 keys. It shows how the cost of a key grows with
+// the size of the bucket it goes to. Run it with -benchtime=1x -v.
+func BenchmarkFill(b *testing.B) {
+	if b.N > 1 {
+		b.Fatalf("run BenchmarkFill with -benchtime=1x: each iteration fills a store with %s keys", *benchPresent)
+	}
+	present := parsePresent(b)
+	n := present[len(present)-1]
+	clock := newFakeClock(benchNow)
+	s := benchDesigns[0].open(b, b.TempDir(), clock)
+	defer s.Close()
+
+	const batch, step = 5000, 500000
+	rng := rand.New(rand.NewPCG(1, 3))
+	entries := make([]Entry, batch)
+	results := make([]Result, batch)
+	b.ResetTimer()
+	cpuStart, wallStart := processCPUTime(b), time.Now()
+	stepCPU, stepWall, stepFrom := cpuStart, wallStart, 0
+	for done := 0; done < n; done += batch {
+		k := min(batch, n-done)
+		fillRandom(rng, entries[:k], int64(done))
+		if err := s.LookupAndInsert(entries[:k], results[:k]); err != nil {
+			b.Fatal(err)
+		}
+		if stored := done + k; stored%step == 0 || stored == n {
+			cpu, keys := processCPUTime(b), float64(stored-stepFrom)
+			b.Logf("%9d keys stored: %5.1f µs CPU and %5.1f µs wall per key over the last %.0f",
+				stored, float64(cpu-stepCPU)/keys/1e3, float64(time.Since(stepWall))/keys/1e3, keys)
+			stepCPU, stepWall, stepFrom = cpu, time.Now(), stored
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(processCPUTime(b)-cpuStart)/float64(n), "cpu-ns/key")
+	b.ReportMetric(float64(n)/time.Since(wallStart).Seconds(), "keys/s")
+}

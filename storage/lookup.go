@@ -1,7 +1,9 @@
 package storage
 
 import (
+	"bytes"
 	"fmt"
+	"slices"
 	"syscall"
 )
 
@@ -18,7 +20,7 @@ import (
 // Steps:
 //  1. Duplicates inside the batch are resolved in memory: the first entry
 //     of a key in batch order stands for the key, later ones are its duplicates.
-//  2. One RocksDB MultiGet looks up every distinct key in every live bucket.
+//  2. One batched RocksDB MultiGet per live bucket looks up every distinct key.
 //     Stored records older than Retention count as absent.
 //  3. One WriteBatch stores the new keys in the current bucket, creating a
 //     new bucket first when the current one's time range has passed.
@@ -60,56 +62,44 @@ func (s *Store) LookupAndInsert(entries []Entry, results []Result) error {
 }
 
 // lookupLocked looks up each distinct key of the batch in every bucket that
-// may hold a live record, with one MultiGet, and feeds the records to s.scratch.
+// may hold a live record, and feeds the records to s.scratch. The keys are
+// sorted first: RocksDB's batched MultiGet then probes each SST file and
+// its filter once for the whole batch.
 func (s *Store) lookupLocked(entries []Entry, nowMs int64) error {
 	expiredUpToMs := nowMs - s.retentionMs
-	distinct := s.scratch.distinct
-
-	// Lay out the MultiGet as one run of all distinct keys per bucket, so
-	// that lookup j is for distinct key j % len(distinct).
-	n := len(distinct) * len(s.buckets)
-	s.lookupKeys = resize(s.lookupKeys, n)
-	s.lookupCFs = resize(s.lookupCFs, n)
-	k := 0
+	s.live = s.live[:0]
 	for _, b := range s.buckets {
-		if b.endMs-1 <= expiredUpToMs {
-			continue // every key in b is past retention
-		}
-		for _, i := range distinct {
-			s.lookupKeys[k] = entries[i].Key[:]
-			s.lookupCFs[k] = b.handle
-			k++
+		if b.endMs-1 > expiredUpToMs { // else every key in b is past retention
+			s.live = append(s.live, b)
 		}
 	}
-	if k == 0 {
+	if len(s.live) == 0 {
 		return nil
 	}
 
-	values, err := s.db.MultiGetCFMultiCF(s.rocks.read, s.lookupCFs[:k], s.lookupKeys[:k])
-	// Do not keep the caller's keys alive through s.lookupKeys.
-	clear(s.lookupKeys[:k])
-	if err != nil {
+	order := s.sortedKeys(entries, s.scratch.distinct)
+	if err := s.native.multiGet(s.db, s.rocks.read, s.live, len(order)); err != nil {
 		return wrapError("look up keys in dedup store", s.opts.Path, err)
 	}
-	defer values.Destroy()
-
-	for j, v := range values {
-		if !v.Exists() {
-			continue
+	for c := range s.live {
+		for j, i := range order {
+			length, v := s.native.value(c, j, len(order))
+			if length < 0 {
+				continue
+			}
+			r, err := decodeRecord(v, length)
+			if err != nil {
+				return fmt.Errorf("cannot decode the stored value of key %x in dedup store %s: %w; the store was written by an incompatible version or is damaged, so move the directory aside to start empty",
+					entries[i].Key, s.opts.Path, err)
+			}
+			s.scratch.observe(int(s.scratch.keyOf[i]), r, expiredUpToMs)
 		}
-		d := j % len(distinct)
-		r, err := decodeRecord(v.Data())
-		if err != nil {
-			return fmt.Errorf("cannot decode the stored value of key %x in dedup store %s: %w; the store was written by an incompatible version or is damaged, so move the directory aside to start empty",
-				entries[distinct[d]].Key, s.opts.Path, err)
-		}
-		s.scratch.observe(d, r, expiredUpToMs)
 	}
 	return nil
 }
 
 // storeLocked writes the entries listed in s.scratch.toStore to the current
-// bucket in one WriteBatch.
+// bucket in one WriteBatch, in key order, which makes the memtable inserts cheaper.
 func (s *Store) storeLocked(entries []Entry, nowMs int64) error {
 	// Check before a new bucket may be created, which writes too.
 	if err := s.checkFreeSpace(); err != nil {
@@ -120,16 +110,31 @@ func (s *Store) storeLocked(entries []Entry, nowMs int64) error {
 		return err
 	}
 
-	s.writeBatch.Clear()
-	for _, i := range s.scratch.toStore {
+	order := s.sortedKeys(entries, s.scratch.toStore)
+	s.native.values = s.native.values[:0]
+	for _, i := range order {
 		e := &entries[i]
-		s.value = appendRecord(s.value[:0], record{Offset: e.Offset, StoredAtMs: nowMs, EventMs: e.Timestamp, UUIDHash: e.UUIDHash})
-		s.writeBatch.PutCF(cur.handle, e.Key[:], s.value)
+		s.native.values = appendRecord(s.native.values, record{Offset: e.Offset, StoredAtMs: nowMs, EventMs: e.Timestamp, UUIDHash: e.UUIDHash})
 	}
-	if err := s.db.Write(s.rocks.write, s.writeBatch); err != nil {
+	if err := s.native.write(s.db, s.rocks.write, s.writeBatch, cur.handle, len(order)); err != nil {
 		return wrapError("store keys in dedup store", s.opts.Path, err)
 	}
 	return nil
+}
+
+// sortedKeys returns the entry indexes of idx sorted by key, in a buffer
+// reused by the next call, and lays their keys out back to back in
+// s.native.keys. idx is not modified.
+func (s *Store) sortedKeys(entries []Entry, idx []int32) []int32 {
+	s.order = append(s.order[:0], idx...)
+	slices.SortFunc(s.order, func(a, b int32) int {
+		return bytes.Compare(entries[a].Key[:], entries[b].Key[:])
+	})
+	s.native.keys = s.native.keys[:0]
+	for _, i := range s.order {
+		s.native.keys = append(s.native.keys, entries[i].Key[:]...)
+	}
+	return s.order
 }
 
 // checkFreeSpace fails with ErrDiskFull when the store's file system has

@@ -71,6 +71,7 @@ type record struct {
 }
 
 const (
+	keyLen        = len(Entry{}.Key)
 	recordVersion = 1
 	recordSize    = 1 + 4*8
 )
@@ -85,10 +86,11 @@ func appendRecord(dst []byte, r record) []byte {
 	return dst
 }
 
-// decodeRecord parses a value written by appendRecord.
-func decodeRecord(b []byte) (record, error) {
-	if len(b) != recordSize || b[0] != recordVersion {
-		return record{}, fmt.Errorf("value has %d bytes and version %d, want %d bytes and version %d", len(b), firstByte(b), recordSize, recordVersion)
+// decodeRecord parses a value of length bytes written by appendRecord, of
+// which b holds the first ones, up to recordSize.
+func decodeRecord(b []byte, length int64) (record, error) {
+	if length != recordSize || len(b) != recordSize || b[0] != recordVersion {
+		return record{}, fmt.Errorf("value has %d bytes and version %d, want %d bytes and version %d", length, firstByte(b), recordSize, recordVersion)
 	}
 	return record{
 		Offset:     int64(binary.LittleEndian.Uint64(b[1:9])),

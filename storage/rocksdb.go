@@ -15,6 +15,8 @@ const (
 	dbWriteBufferBytes = 64 << 20
 	maxTotalWALBytes   = 64 << 20
 	bloomBitsPerKey    = 10
+	memtableBloomRatio = 0.05
+	metadataBlockBytes = 4 << 10
 	infoLogFiles       = 4
 	infoLogFileBytes   = 8 << 20
 )
@@ -45,9 +47,21 @@ func newRocksResources(o Options) *rocksResources {
 	// Keep bloom filters and index blocks in the block cache, so the memory
 	// they take is bounded by BlockCacheBytes instead of growing with the
 	// keys stored. High priority keeps them cached ahead of data blocks.
+	//
+	// Filters and indexes are partitioned into blocks of about
+	// metadataBlockBytes, with a small top-level index per SST file that
+	// stays pinned. Without partitions, the filter of a large SST file is a
+	// single block of megabytes, more than one shard of the block cache
+	// takes. CPU profiles showed every lookup reading and checksumming such
+	// filters again, and the CPU per key grew from about 8 µs with half a
+	// million keys stored to about 100 µs with 10 million.
 	r.table.SetCacheIndexAndFilterBlocks(true)
 	r.table.SetCacheIndexAndFilterBlocksWithHighPriority(true)
 	r.table.SetPinL0FilterAndIndexBlocksInCache(true)
+	r.table.SetIndexType(grocksdb.KTwoLevelIndexSearchIndexType)
+	r.table.SetPartitionFilters(true)
+	r.table.SetMetadataBlockSize(metadataBlockBytes)
+	r.table.SetPinTopLevelIndexAndFilter(true)
 
 	r.opts = grocksdb.NewDefaultOptions()
 	r.opts.SetCreateIfMissing(true)
@@ -60,6 +74,12 @@ func newRocksResources(o Options) *rocksResources {
 	r.opts.SetWriteBufferSize(writeBufferBytes)
 	r.opts.SetDbWriteBufferSize(dbWriteBufferBytes)
 	r.opts.SetMaxTotalWalSize(maxTotalWALBytes)
+
+	// A bloom filter of the whole keys in each memtable lets a lookup skip
+	// the memtables of every bucket that does not hold the key, instead of
+	// searching each skiplist.
+	r.opts.SetMemTablePrefixBloomSizeRatio(memtableBloomRatio)
+	r.opts.SetMemtableWholeKeyFiltering(true)
 
 	// Bound RocksDB's own LOG files, which count towards Options.MaxBytes.
 	r.opts.SetKeepLogFileNum(infoLogFiles)

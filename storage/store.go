@@ -44,9 +44,9 @@ type Store struct {
 	buckets []*bucket                      // sorted by startMs; the last one is the current bucket
 
 	scratch    batchScratch
-	lookupKeys [][]byte
-	lookupCFs  grocksdb.ColumnFamilyHandles
-	value      []byte
+	live       []*bucket // buckets consulted by the current batch
+	order      []int32   // entry indexes sorted by key
+	native     nativeBatch
 	writeBatch *grocksdb.WriteBatch
 
 	nextMaintenanceMs  int64
