@@ -248,7 +248,13 @@ func embeddedContainerEnd(b []byte, i int, closer byte, depth int) (end, quotes 
 		state.arrays = 1
 	}
 	for {
-		switch status := skipEmbeddedLoop(b, &state); status {
+		var status int
+		if vectorSkip {
+			status = skipEmbeddedLoopAVX2(b, &state)
+		} else {
+			status = skipEmbeddedLoop(b, &state)
+		}
+		switch status {
 		case loopDone:
 			return state.i, state.quotes, true
 		case loopEscape:

@@ -28,13 +28,31 @@ func FuzzSkipContainer(f *testing.F) {
 				t.Fatalf("skipContainer(%q, %q) = %d, %v; want %d, %v", b, closer, gotEnd, gotErr, wantEnd, wantErr)
 			}
 
-			gotEnd, gotErr = skipEmbeddedContainer(b, 0, closer, 1)
-			wantEnd, wantErr = skipEmbeddedContainerExact(b, 0, closer, 1)
-			if gotEnd != wantEnd || (gotErr == nil) != (wantErr == nil) {
-				t.Fatalf("skipEmbeddedContainer(%q, %q) = %d, %v; want %d, %v", b, closer, gotEnd, gotErr, wantEnd, wantErr)
+			// The vector loop reads 32 bytes at a time, so the input is
+			// also tried after members that move it across block
+			// boundaries, and repeated.
+			for _, prefix := range embeddedPrefixes {
+				in := append([]byte(prefix), b...)
+				in = append(in, b...)
+				gotEnd, gotErr = skipEmbeddedContainer(in, 0, closer, 1)
+				wantEnd, wantErr = skipEmbeddedContainerExact(in, 0, closer, 1)
+				if gotEnd != wantEnd || (gotErr == nil) != (wantErr == nil) {
+					t.Fatalf("skipEmbeddedContainer(%q, %q) = %d, %v; want %d, %v", in, closer, gotEnd, gotErr, wantEnd, wantErr)
+				}
 			}
 		}
 	})
+}
+
+// embeddedPrefixes are placed before the fuzz input in the embedded case.
+// Their lengths, 0, 18, 25, 34 and 93 bytes, put the input at several
+// offsets of a 32-byte block, and the longest one spans blocks.
+var embeddedPrefixes = []string{
+	``,
+	`\"k\": [1, 2, 3], `,
+	`\"key\": \"some value\", `,
+	`\"key\": {\"a\": [\"]\", \"{\"]}, `,
+	`\"a\": \"abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz\", \"bb\": [{}, []], `,
 }
 
 // skipContainerByBytes is skipContainer written plainly, without the nesting
