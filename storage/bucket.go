@@ -20,6 +20,8 @@ type bucket struct {
 	startMs int64
 	endMs   int64
 	handle  *grocksdb.ColumnFamilyHandle
+
+	compactionState
 }
 
 const bucketPrefix = "bucket_"

@@ -136,6 +136,7 @@ func (s *Store) warnCurrentBucketTooLargeLocked(nowMs, size int64) {
 // deletes its files once the handle is destroyed.
 func (s *Store) dropOldestBucketLocked() error {
 	b := s.buckets[0]
+	s.forgetCompactionLocked(b)
 	if err := s.db.DropColumnFamily(b.handle); err != nil {
 		return wrapError("drop bucket "+b.name+" of dedup store", s.opts.Path, err)
 	}
@@ -177,6 +178,7 @@ func (s *Store) currentBucketLocked(nowMs int64) (*bucket, error) {
 		if err := s.db.FlushCF(prev.handle, s.rocks.flushWait); err != nil {
 			s.log.Warn("cannot flush previous bucket; RocksDB flushes it later", "bucket", prev.name, "error", err)
 		}
+		s.queueCompactionLocked(prev)
 	}
 	s.maintainLocked(nowMs)
 	return cur, nil

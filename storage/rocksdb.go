@@ -17,6 +17,7 @@ const (
 	bloomBitsPerKey    = 10
 	memtableBloomRatio = 0.05
 	metadataBlockBytes = 4 << 10
+	numLevels          = 7
 	infoLogFiles       = 4
 	infoLogFileBytes   = 8 << 20
 )
@@ -67,6 +68,7 @@ func newRocksResources(o Options) *rocksResources {
 	r.opts.SetCreateIfMissing(true)
 	r.opts.SetBlockBasedTableFactory(r.table)
 	r.opts.SetLevelCompactionDynamicLevelBytes(true)
+	r.opts.SetNumLevels(numLevels)
 
 	// Only the newest bucket takes writes. The shared write buffer limit and
 	// the WAL limit make RocksDB flush memtables of older buckets, so their

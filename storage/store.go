@@ -48,6 +48,7 @@ type Store struct {
 	order      []int32   // entry indexes sorted by key
 	native     nativeBatch
 	writeBatch *grocksdb.WriteBatch
+	compactor  *compactor
 
 	nextMaintenanceMs  int64
 	lastCapacityWarnMs int64
@@ -99,9 +100,13 @@ func Open(opts Options) (*Store, error) {
 		return nil, err
 	}
 
+	s.startCompactor()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.maintainLocked(s.nowMs())
+	for i := 0; i+1 < len(s.buckets); i++ {
+		s.queueCompactionLocked(s.buckets[i])
+	}
 	s.log.Info("dedup store opened", "buckets", len(s.buckets), "keys_estimate", s.keysLocked())
 	return s, nil
 }
@@ -169,6 +174,7 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
+	s.stopCompactor()
 
 	var errs []error
 	for _, b := range s.buckets {
