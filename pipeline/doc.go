@@ -14,7 +14,7 @@
 //	  - decode parses each value with the pair's format; key turns the decoded
 //	    fields into a 128-bit digest.
 //	  - dedup sends all digests of the batch to the partition's store in one
-//	    lookup-and-insert (one MultiGet, one WriteBatch).
+//	    lookup-and-insert (a batched MultiGet per bucket, one WriteBatch).
 //	  - produce writes the unique events, and the undecodable ones, to the
 //	    output topic with acks from all in-sync replicas, retrying with backoff.
 //	  - commit records the batch's end as the lane's done offset and returns the

@@ -4,12 +4,15 @@
 // A Store maps 16-byte event digests to the offset, stored time, event
 // timestamp and uuid hash of the first event that carried the digest.
 // LookupAndInsert checks a batch of events and stores the new digests with
-// one MultiGet and one WriteBatch.
+// one batched MultiGet per bucket and one WriteBatch, both called through
+// RocksDB's C API once per batch.
 //
 // Keys expire Retention after they were stored. The retention window is
 // split into time buckets, one RocksDB column family each. New keys go to
 // the current bucket, and lookups probe every live bucket, where bloom
-// filters make a miss cheap. A bucket whose keys have all expired is
+// filters make a miss cheap. A bucket that takes no more writes is
+// compacted in the background into one sorted run, so a lookup checks one
+// filter in it. A bucket whose keys have all expired is
 // dropped whole, which costs no compaction. When Options.MaxBytes is set
 // and the store outgrows it, the oldest buckets are evicted early the same
 // way. docs/storage-expiry.md has the benchmark behind this choice.
