@@ -61,20 +61,12 @@ func (d *Decoded) scanMembers(b []byte, i, depth int, s *objectScan) (int, error
 		return i + 1, nil
 	}
 	for {
-		// Member name.
-		if i >= len(b) || b[i] != '"' {
-			return 0, &syntaxError{"expected a string for an object member name", i}
-		}
-		nameEnd, escaped, _, err := scanString(b, i)
+		nameEnd, escaped, next, err := scanMemberName(b, i)
 		if err != nil {
 			return 0, err
 		}
 		k := matchName(b[i+1:nameEnd-1], escaped, s.names)
-		i = skipSpace(b, nameEnd)
-		if i >= len(b) || b[i] != ':' {
-			return 0, &syntaxError{"expected ':' after object member name", i}
-		}
-		i = skipSpace(b, i+1)
+		i = next
 
 		// Member value.
 		start := i
@@ -95,17 +87,9 @@ func (d *Decoded) scanMembers(b []byte, i, depth int, s *objectScan) (int, error
 			s.spans[k] = span{start, i, plain}
 		}
 
-		// Separator.
-		i = skipSpace(b, i)
-		switch {
-		case i >= len(b):
-			return 0, &syntaxError{"unexpected end of input in object", i}
-		case b[i] == ',':
-			i = skipSpace(b, i+1)
-		case b[i] == '}':
-			return i + 1, nil
-		default:
-			return 0, &syntaxError{fmt.Sprintf("invalid character %q after object member", b[i]), i}
+		var closed bool
+		if i, closed, err = scanMemberEnd(b, i); err != nil || closed {
+			return i, err
 		}
 	}
 }

@@ -326,11 +326,7 @@ func scanObject(b []byte, i, depth int, f *memberFinder) (int, error) {
 		return i + 1, nil
 	}
 	for {
-		// Member name.
-		if i >= len(b) || b[i] != '"' {
-			return 0, &syntaxError{"expected a string for an object member name", i}
-		}
-		nameEnd, escaped, _, err := scanString(b, i)
+		nameEnd, escaped, next, err := scanMemberName(b, i)
 		if err != nil {
 			return 0, err
 		}
@@ -338,11 +334,7 @@ func scanObject(b []byte, i, depth int, f *memberFinder) (int, error) {
 		if f != nil {
 			k = matchName(b[i+1:nameEnd-1], escaped, f.names)
 		}
-		i = skipSpace(b, nameEnd)
-		if i >= len(b) || b[i] != ':' {
-			return 0, &syntaxError{"expected ':' after object member name", i}
-		}
-		i = skipSpace(b, i+1)
+		i = next
 
 		// Member value.
 		start := i
@@ -353,18 +345,45 @@ func scanObject(b []byte, i, depth int, f *memberFinder) (int, error) {
 			f.spans[k] = span{start: start, end: i}
 		}
 
-		// Separator.
-		i = skipSpace(b, i)
-		switch {
-		case i >= len(b):
-			return 0, &syntaxError{"unexpected end of input in object", i}
-		case b[i] == ',':
-			i = skipSpace(b, i+1)
-		case b[i] == '}':
-			return i + 1, nil
-		default:
-			return 0, &syntaxError{fmt.Sprintf("invalid character %q after object member", b[i]), i}
+		var closed bool
+		if i, closed, err = scanMemberEnd(b, i); err != nil || closed {
+			return i, err
 		}
+	}
+}
+
+// scanMemberName reads the object member name at b[i] and the ':' after
+// it. It returns the offset just after the name's closing quote, whether
+// the name has escapes, and the offset of the member's value.
+func scanMemberName(b []byte, i int) (nameEnd int, escaped bool, value int, err error) {
+	if i >= len(b) || b[i] != '"' {
+		return 0, false, 0, &syntaxError{"expected a string for an object member name", i}
+	}
+	if nameEnd, escaped, _, err = scanString(b, i); err != nil {
+		return 0, false, 0, err
+	}
+	i = skipSpace(b, nameEnd)
+	if i >= len(b) || b[i] != ':' {
+		return 0, false, 0, &syntaxError{"expected ':' after object member name", i}
+	}
+	return nameEnd, escaped, skipSpace(b, i+1), nil
+}
+
+// scanMemberEnd reads what follows a member value at b[i]: a ',' and the
+// whitespace after it, or the '}' that closes the object. It returns the
+// offset of the next member name, or with closed set the offset just after
+// the '}'.
+func scanMemberEnd(b []byte, i int) (next int, closed bool, err error) {
+	i = skipSpace(b, i)
+	switch {
+	case i >= len(b):
+		return 0, false, &syntaxError{"unexpected end of input in object", i}
+	case b[i] == ',':
+		return skipSpace(b, i+1), false, nil
+	case b[i] == '}':
+		return i + 1, true, nil
+	default:
+		return 0, false, &syntaxError{fmt.Sprintf("invalid character %q after object member", b[i]), i}
 	}
 }
 
