@@ -291,11 +291,7 @@ func TestGracefulRestartMidStream(t *testing.T) {
 	first.stop(30 * time.Second)
 
 	second := startProcess(t, "second run", s.config(""))
-	if err := <-producerDone; err != nil {
-		t.Fatal(err)
-	}
-	s.waitProcessed(ctx, t)
-	second.stop(30 * time.Second)
+	s.drainAndStop(ctx, t, producerDone, second)
 
 	if extra := s.checkOutput(ctx, t, want); len(extra) > 0 {
 		t.Errorf("a graceful restart duplicated %d messages:\n%s", len(extra), kafkatest.Describe(extra, 5))
@@ -318,11 +314,7 @@ func TestKillMidStream(t *testing.T) {
 	inflight := s.uncommitted(ctx, t)
 
 	second := startProcess(t, "run after kill", s.config(""))
-	if err := <-producerDone; err != nil {
-		t.Fatal(err)
-	}
-	s.waitProcessed(ctx, t)
-	second.stop(30 * time.Second)
+	s.drainAndStop(ctx, t, producerDone, second)
 
 	extra := s.checkOutput(ctx, t, want)
 	t.Logf("after kill -9: %d duplicates in the output, %d messages were uncommitted at the kill", len(extra), inflight)
@@ -348,12 +340,7 @@ func TestSecondInstanceJoinsAndLeaves(t *testing.T) {
 	second.waitReady(ctx)
 	waitWritten(ctx, t, written, len(stream)*2/3)
 	second.stop(40 * time.Second)
-
-	if err := <-producerDone; err != nil {
-		t.Fatal(err)
-	}
-	s.waitProcessed(ctx, t)
-	first.stop(30 * time.Second)
+	s.drainAndStop(ctx, t, producerDone, first)
 
 	extra := s.checkOutput(ctx, t, want)
 	t.Logf("second instance joined and left: %d duplicates in the output", len(extra))
@@ -383,6 +370,17 @@ func TestUndecodableMessagesForwarded(t *testing.T) {
 	if extra := s.checkOutput(ctx, t, want); len(extra) > 0 {
 		t.Errorf("output has %d unexpected messages:\n%s", len(extra), kafkatest.Describe(extra, 5))
 	}
+}
+
+// drainAndStop waits until the slow producer has written everything and
+// the group has committed all of it, then stops p.
+func (s *setup) drainAndStop(ctx context.Context, t *testing.T, producerDone <-chan error, p *process) {
+	t.Helper()
+	if err := <-producerDone; err != nil {
+		t.Fatal(err)
+	}
+	s.waitProcessed(ctx, t)
+	p.stop(30 * time.Second)
 }
 
 // assertOnlyRepeats fails when an extra output message is not a copy of an

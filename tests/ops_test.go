@@ -332,21 +332,12 @@ func TestBrokerPauseAndResume(t *testing.T) {
 		}
 	}()
 	time.Sleep(15 * time.Second)
-	select {
-	case <-p.exited:
-		t.Fatalf("the deduplicator exited while the broker was away: %v", p.err)
-	default:
-	}
+	p.requireRunning("while the broker was away")
 	if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
 		t.Fatalf("cannot resume the broker: %v", err)
 	}
 	resumed = true
-
-	if err := <-producerDone; err != nil {
-		t.Fatal(err)
-	}
-	s.waitProcessed(ctx, t)
-	p.stop(30 * time.Second)
+	s.drainAndStop(ctx, t, producerDone, p)
 
 	extra := s.checkOutput(ctx, t, want)
 	t.Logf("broker paused 15s: %d duplicates in the output", len(extra))
@@ -369,11 +360,7 @@ func TestUnwritableStoreDirectory(t *testing.T) {
 
 	p := startProcess(t, "deduplicator", s.config(""))
 	time.Sleep(12 * time.Second)
-	select {
-	case <-p.exited:
-		t.Fatalf("the deduplicator exited on a store error, want it to stay up and retry: %v", p.err)
-	default:
-	}
+	p.requireRunning("on a store error")
 	if !strings.Contains(p.log(), "cannot create store directory "+s.store) {
 		t.Errorf("log does not name the store directory error:\n%s", p.log())
 	}
@@ -441,11 +428,7 @@ func TestFullStoreDisk(t *testing.T) {
 
 	p := startProcess(t, "deduplicator", s.config(""))
 	time.Sleep(15 * time.Second)
-	select {
-	case <-p.exited:
-		t.Fatalf("the deduplicator exited on a full disk, want it to stay up and retry: %v", p.err)
-	default:
-	}
+	p.requireRunning("on a full disk")
 	if log := p.log(); !strings.Contains(log, "not enough free disk space") || !strings.Contains(log, s.store) {
 		t.Errorf("log does not say that the store's disk is full:\n%s", log)
 	}

@@ -112,6 +112,17 @@ func cleanEnv() []string {
 	return env
 }
 
+// requireRunning fails the test if the process has exited. when says what
+// it was exposed to, as in "exited on a full disk".
+func (p *process) requireRunning(when string) {
+	p.t.Helper()
+	select {
+	case <-p.exited:
+		p.t.Fatalf("%s exited %s, want it to stay up and retry: %v", p.name, when, p.err)
+	default:
+	}
+}
+
 func (p *process) dumpLog() {
 	data, err := os.ReadFile(p.logPath)
 	if err != nil {
