@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"math"
 	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -256,5 +257,12 @@ func TestDiskUsageCountsAllocatedBlocks(t *testing.T) {
 	}
 	if got > 1<<20 {
 		t.Errorf("diskUsage = %d bytes, want less than 1 MiB: a sparse file takes no blocks", got)
+	}
+}
+
+func TestDiskUsageMissingDirectory(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "absent")
+	if got, err := diskUsage(dir); err == nil {
+		t.Errorf("diskUsage(%s) = %d, nil; want an error for a missing directory", dir, got)
 	}
 }

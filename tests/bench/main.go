@@ -205,7 +205,11 @@ func run(ctx context.Context, o options) error {
 		b.cleanup()
 	}
 	if o.brokerPIDFile != "" {
-		res.BrokerDataBytes, _ = diskUsage(filepath.Dir(o.brokerPIDFile))
+		size, sizeErr := diskUsage(filepath.Dir(o.brokerPIDFile))
+		if sizeErr != nil {
+			fmt.Fprintf(os.Stderr, "bench: %v; the broker's data directory size is not reported\n", sizeErr)
+		}
+		res.BrokerDataBytes = size
 	}
 	printReport(os.Stdout, res)
 	if writeErr := writeResults(res); writeErr != nil {
