@@ -260,16 +260,24 @@ func DecodeConfig(text string, cfg *Config) error {
 	if err != nil {
 		return err
 	}
-	undecoded := meta.Undecoded()
-	if len(undecoded) == 0 {
-		return nil
+	var errs []error
+	if undecoded := meta.Undecoded(); len(undecoded) > 0 {
+		keys := make([]string, len(undecoded))
+		for i, key := range undecoded {
+			keys[i] = key.String()
+		}
+		errs = append(errs, fmt.Errorf("unknown keys %s; check the spelling against the configuration reference in README.md",
+			strings.Join(keys, ", ")))
 	}
-	keys := make([]string, len(undecoded))
-	for i, key := range undecoded {
-		keys[i] = key.String()
+	// A missing key takes its default, but an empty list written out is
+	// more likely a mistake than a request for the default.
+	if meta.IsDefined("kafka", "hosts") && len(cfg.Kafka.Hosts) == 0 {
+		errs = append(errs, errors.New(`invalid kafka.hosts = []: list at least one broker as "host:port", or remove the key for the default `+DefaultHosts))
 	}
-	return fmt.Errorf("unknown keys %s; check the spelling against the configuration reference in README.md",
-		strings.Join(keys, ", "))
+	if meta.IsDefined("topics") && len(cfg.Topics) == 0 {
+		errs = append(errs, errors.New("invalid topics = []: add a [[topics]] section with a source and an output topic"))
+	}
+	return errors.Join(errs...)
 }
 
 // ApplyEnv overrides the file's values with the environment variables that
@@ -415,7 +423,8 @@ func (c *Config) Validate() error {
 			bad(key, d, "want a positive duration such as \"30s\"")
 		}
 	}
-	if c.Kafka.HeartbeatInterval >= c.Kafka.SessionTimeout {
+	// Compared only when both are valid, so that one bad value gives one error.
+	if c.Kafka.HeartbeatInterval >= 0 && c.Kafka.SessionTimeout > 0 && c.Kafka.HeartbeatInterval >= c.Kafka.SessionTimeout {
 		bad("kafka.heartbeat_interval", c.Kafka.HeartbeatInterval,
 			fmt.Sprintf("want less than kafka.session_timeout (%v)", c.Kafka.SessionTimeout))
 	}
@@ -488,8 +497,12 @@ func (c *Config) Validate() error {
 		default:
 			bad(key+".undecodable", strconv.Quote(t.Undecodable), `want "forward", "dead-letter" or "drop"`)
 		}
-		if _, err := stages.NewDecoder(stages.FormatConfig{Format: t.Format, KeyFields: t.KeyFields}); err != nil {
-			errs = append(errs, fmt.Errorf("invalid %s format: %w", key, err))
+		switch _, err := stages.NewDecoder(stages.FormatConfig{Format: t.Format, KeyFields: t.KeyFields}); {
+		case err == nil:
+		case !slices.Contains(stages.Formats, t.Format):
+			bad(key+".format", strconv.Quote(t.Format), "want one of "+strings.Join(stages.Formats, ", "))
+		default:
+			errs = append(errs, fmt.Errorf("invalid %s.format = %q: %w", key, t.Format, err))
 		}
 		for name, side := range map[string]string{"duplicates_topic": t.DuplicatesTopic, "dead_letter_topic": t.DeadLetterTopic} {
 			if side != "" && (side == t.Source || side == t.Output) {

@@ -135,6 +135,21 @@ func TestConfigRejectsBadValues(t *testing.T) {
 			wants: []string{"unknown keys", "store.paht"},
 		},
 		{
+			name:  "negative session timeout",
+			text:  "[kafka]\nsession_timeout = \"-5s\"\n",
+			wants: []string{"kafka.session_timeout = -5s"},
+		},
+		{
+			name:  "empty hosts list",
+			text:  "[kafka]\nhosts = []\n[[topics]]\nsource = \"a\"\noutput = \"b\"\n",
+			wants: []string{"invalid kafka.hosts = []", "host:port"},
+		},
+		{
+			name:  "empty topics list",
+			text:  "topics = []\n",
+			wants: []string{"invalid topics = []", "[[topics]]"},
+		},
+		{
 			name:  "missing source",
 			text:  "[[topics]]\noutput = \"x\"\n",
 			wants: []string{"missing topics[0].source"},
@@ -291,8 +306,9 @@ func TestConfigSideTopicsAndPolicies(t *testing.T) {
 		{name: "unknown policy", topic: "source = \"a\"\nundecodable = \"ignore\"", wants: []string{`topics[0].undecodable = "ignore"`, "dead-letter"}},
 		{name: "dead letter without topic", topic: "source = \"a\"\nundecodable = \"dead-letter\"", wants: []string{"missing topics[0].dead_letter_topic"}},
 		{name: "dead letter topic unused", topic: "source = \"a\"\ndead_letter_topic = \"x\"", wants: []string{"topics[0].dead_letter_topic", "only used with"}},
-		{name: "json without key fields", topic: "source = \"a\"\nformat = \"json\"", wants: []string{"invalid topics[0] format"}},
-		{name: "key fields with captured events", topic: "source = \"a\"\nkey_fields = [\"x\"]", wants: []string{"invalid topics[0] format"}},
+		{name: "json without key fields", topic: "source = \"a\"\nformat = \"json\"", wants: []string{`invalid topics[0].format = "json"`, "key fields"}},
+		{name: "key fields with captured events", topic: "source = \"a\"\nkey_fields = [\"x\"]", wants: []string{`invalid topics[0].format = "captured_event"`}},
+		{name: "unknown format", topic: "source = \"a\"\nformat = \"avro\"", wants: []string{`invalid topics[0].format = "avro": want one of captured_event, json, raw`}},
 		{name: "duplicates topic is source", topic: "source = \"a\"\nduplicates_topic = \"a\"", wants: []string{`topics[0].duplicates_topic = "a"`}},
 	}
 	for _, tt := range tests {
@@ -378,5 +394,15 @@ func TestConfigSecurity(t *testing.T) {
 				t.Errorf("error = %v, want one containing %q", err, bad.want)
 			}
 		})
+	}
+}
+
+func TestConfigOneErrorForBadSessionTimeout(t *testing.T) {
+	_, err := LoadConfig(writeConfig(t, "[kafka]\nsession_timeout = \"-5s\"\n[[topics]]\nsource = \"a\"\n"), envFrom(nil))
+	if err == nil {
+		t.Fatal("LoadConfig accepted a negative session timeout, want an error")
+	}
+	if strings.Contains(err.Error(), "heartbeat_interval") {
+		t.Errorf("error %q also blames kafka.heartbeat_interval, which is valid", err)
 	}
 }

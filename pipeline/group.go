@@ -270,8 +270,8 @@ func (p *pairRunner) openLanes(ctx context.Context, log *slog.Logger, assigned [
 			if err != nil {
 				return nil, nil, closeAll, err
 			}
+			// The store logs its own open and close, with their durations.
 			p.metrics.storeOpenSeconds.UpdateDuration(openStart)
-			laneLog.Info("store opened", "path", path, "duration", time.Since(openStart).Round(time.Millisecond))
 			closers = append(closers, func() {
 				closeStart := time.Now()
 				if err := store.Close(); err != nil {
@@ -279,7 +279,6 @@ func (p *pairRunner) openLanes(ctx context.Context, log *slog.Logger, assigned [
 					return
 				}
 				p.metrics.storeCloseSeconds.UpdateDuration(closeStart)
-				laneLog.Info("store closed", "path", path, "duration", time.Since(closeStart).Round(time.Millisecond))
 			})
 		}
 

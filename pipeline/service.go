@@ -119,6 +119,10 @@ func (s *Service) Run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		if t.Output == "" {
+			s.log.Warn("COUNT-ONLY PAIR: events are deduplicated and counted and their offsets committed, but nothing is written; "+
+				"set the pair's output topic (or OUTPUT_TOPIC) to forward them", "source_topic", t.Source, "group", t.Group)
+		}
 		runner := &pairRunner{
 			cfg:        s.cfg,
 			topic:      t,

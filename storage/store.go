@@ -78,6 +78,7 @@ type Stats struct {
 // RocksDB replays its write-ahead log. Open drops buckets that expired while
 // the store was closed.
 func Open(opts Options) (*Store, error) {
+	start := time.Now()
 	o := opts.withDefaults()
 	if err := o.validate(); err != nil {
 		return nil, err
@@ -107,7 +108,8 @@ func Open(opts Options) (*Store, error) {
 	for i := 0; i+1 < len(s.buckets); i++ {
 		s.queueCompactionLocked(s.buckets[i])
 	}
-	s.log.Info("dedup store opened", "buckets", len(s.buckets), "keys_estimate", s.keysLocked())
+	s.log.Info("dedup store opened", "buckets", len(s.buckets), "keys_estimate", s.keysLocked(),
+		"duration", time.Since(start).Round(time.Millisecond))
 	return s, nil
 }
 
@@ -174,6 +176,7 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
+	start := time.Now()
 	s.stopCompactor()
 
 	var errs []error
@@ -198,7 +201,8 @@ func (s *Store) Close() error {
 		s.log.Error("dedup store closed after a failed flush; the next open replays its write-ahead log", "error", err)
 		return err
 	}
-	s.log.Info("dedup store closed", "expired_total", s.expiredTotal, "evicted_total", s.evictedTotal)
+	s.log.Info("dedup store closed", "expired_total", s.expiredTotal, "evicted_total", s.evictedTotal,
+		"duration", time.Since(start).Round(time.Millisecond))
 	return nil
 }
 
