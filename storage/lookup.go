@@ -83,7 +83,7 @@ func (s *Store) lookupLocked(entries []Entry, nowMs int64) error {
 	}
 	for c := range s.live {
 		for j, i := range order {
-			length, v := s.native.value(c, j, len(order))
+			length, v := s.native.value(c, j)
 			if length < 0 {
 				continue
 			}

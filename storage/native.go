@@ -109,16 +109,18 @@ type nativeBatch struct {
 	keys   []byte
 	values []byte
 	lens   []int64
+	count  int // keys looked up by the last multiGet
 }
 
 // multiGet looks up the count keys in n.keys (keyLen bytes each, sorted) in
-// each of the buckets. Afterwards value(c, i, count) returns the stored value
-// of key i in buckets[c], if any.
+// each of the buckets. Afterwards value(c, i) returns the stored value of key
+// i in buckets[c], if any.
 func (n *nativeBatch) multiGet(db *grocksdb.DB, ro *grocksdb.ReadOptions, buckets []*bucket, count int) error {
 	n.cfs = n.cfs[:0]
 	for _, b := range buckets {
 		n.cfs = append(n.cfs, (*C.rocksdb_column_family_handle_t)(handle(b.handle)))
 	}
+	n.count = count
 	slots := len(buckets) * count
 	n.values = resize(n.values, slots*recordSize)
 	n.lens = resize(n.lens, slots)
@@ -133,8 +135,8 @@ func (n *nativeBatch) multiGet(db *grocksdb.DB, ro *grocksdb.ReadOptions, bucket
 
 // value returns the value found for key i in column family c by the last
 // multiGet: its length (-1 when absent) and up to recordSize of its bytes.
-func (n *nativeBatch) value(c, i, count int) (length int64, b []byte) {
-	slot := c*count + i
+func (n *nativeBatch) value(c, i int) (length int64, b []byte) {
+	slot := c*n.count + i
 	length = n.lens[slot]
 	if length < 0 {
 		return length, nil

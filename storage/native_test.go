@@ -75,7 +75,7 @@ func TestNativeMatchesGrocksdb(t *testing.T) {
 	}
 	for c := range s.live {
 		for j, i := range order {
-			length, v := s.native.value(c, j, len(order))
+			length, v := s.native.value(c, j)
 			e := lookup[i]
 			switch {
 			case c == 0 && i < 4:
