@@ -34,7 +34,7 @@ func skipEmbeddedLoopAVX2(b []byte, state *skipState) int {
 	quoteBytes := archsimd.BroadcastUint8x32('"')
 
 	// masks returns, for the 32 bytes at b[at:], the bits of the brackets,
-	// of the backslashes, and of the quotes that follow a byte.
+	// of the backslashes, and of the bytes that a quote follows.
 	masks := func(at int) (brackets, slashes, quotesAfter uint64) {
 		x := archsimd.LoadUint8x32Slice(b[at : at+32])
 		next := archsimd.LoadUint8x32Slice(b[at+1 : at+33])

@@ -112,8 +112,8 @@ func cleanEnv() []string {
 	return env
 }
 
-// requireRunning fails the test if the process has exited. when says what
-// it was exposed to, as in "exited on a full disk".
+// requireRunning fails the test if the process has exited. when names the
+// condition it ran under, as in "on a full disk".
 func (p *process) requireRunning(when string) {
 	p.t.Helper()
 	select {
